@@ -1,0 +1,50 @@
+# Two-Tower Recommender from Scratch: every command of the course.
+# `make help` lists them. Every target sets up what it needs (virtual environment,
+# requirements, data) by itself.
+
+PYTHON  ?= $(shell command -v python3.11 || command -v python3)
+VENV    := .venv
+PY      := $(VENV)/bin/python
+DATASET ?= ml-latest-small
+# A local copy of the MovieLens archive or folder (classrooms without internet, CI).
+SOURCE  ?= $(DATA_SOURCE)
+LESSON  ?=
+export PYTHONDONTWRITEBYTECODE = 1
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data stubs check check-solutions progress test demo bench
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv and install requirements.txt
+
+data: venv ## download and verify MovieLens (DATASET=ml-latest-small|ml-32m, SOURCE=zip or folder)
+	$(PY) -m datasets.fetch --dataset $(DATASET) $(if $(SOURCE),--source "$(SOURCE)")
+
+stubs: venv ## (maintainers) regenerate lessons/ from solutions/; changed learner files are backed up
+	$(PY) -m course.stubgen
+
+check: venv ## grade your lesson: make check LESSON=N
+	@$(PY) -m checks.grade $(LESSON)
+
+check-solutions: venv ## run every check on the reference solutions
+	@$(PY) -m checks.grade --target solutions $(LESSON)
+
+progress: venv ## every lesson's score and the next lesson to do
+	@$(PY) -m checks.grade --progress
+
+test: venv data ## the maintainers' test suite
+	$(PY) -m pytest -q
+
+demo: venv data ## the whole pipeline on MovieLens: train, baselines, similar movies, personas (DATASET=...)
+	$(PY) -m course.demo --dataset $(DATASET)
+
+bench: venv ## speed and memory of each stage, at ml-latest-small size and at ML-32M size (synthetic)
+	$(PY) -m benchmarks.bench

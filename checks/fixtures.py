@@ -1,0 +1,81 @@
+"""Inputs for the checks, built with the reference solutions on the synthetic dataset.
+
+The fixture for lesson N holds everything lessons 1..N-1 produce, computed by solutions/,
+so a learner's mistake in lesson 3 never changes the inputs of lesson 5. Built once per
+process and shared (read-only) by the checks; a check hands the learner copies.
+"""
+from __future__ import annotations
+
+from functools import cache
+from types import SimpleNamespace
+
+from course.config import get_config
+from datasets.synthetic import generate
+
+FIXTURE_CONFIG = get_config("fixture")
+FIXTURE_SEED = 0
+
+
+@cache
+def raw() -> SimpleNamespace:
+    data = generate("fixture", seed=FIXTURE_SEED)
+    return SimpleNamespace(ratings=data.ratings, movies=data.movies, truth=data.truth)
+
+
+@cache
+def stages() -> SimpleNamespace:
+    from solutions.pipeline import prepare_stages
+
+    data = raw()
+    return prepare_stages(data.ratings, data.movies, FIXTURE_CONFIG.data)
+
+
+@cache
+def prepared():
+    from solutions.pipeline import to_prepared
+
+    return to_prepared(stages())
+
+
+def new_parameters(seed: int | None = None):
+    """Fresh reference parameters for the fixture data (lesson 5's init_parameters)."""
+    import torch
+    from solutions.lesson05_weights import init_parameters
+
+    data = prepared()
+    cfg = FIXTURE_CONFIG.model
+    generator = torch.Generator().manual_seed(cfg.init_seed if seed is None else seed)
+    return init_parameters(data.context_index.size, data.movie_genres.shape[1], data.movie_genres.shape[0],
+                           cfg, generator)
+
+
+@cache
+def trained() -> SimpleNamespace:
+    """Reference parameters after the reference training on the fixture, and its history."""
+    import torch
+    from solutions.lesson06_training import train
+
+    params = new_parameters()
+    history = train(params, prepared(), FIXTURE_CONFIG.train, torch.Generator().manual_seed(FIXTURE_CONFIG.train.seed))
+    return SimpleNamespace(params=params, history=history)
+
+
+@cache
+def embeddings():
+    from solutions.lesson07_embeddings import movie_embeddings
+
+    return movie_embeddings(trained().params, prepared().movie_genres)
+
+
+def for_lesson(number: int) -> SimpleNamespace:
+    """Everything a lesson's checks may use: fx.cfg, fx.raw, fx.s (lessons 1-4 stages) and,
+    from lesson 5 on, fx.data (PreparedData); from lesson 7 on, fx.trained (params and
+    history after reference training) and, from lesson 8 on, fx.embeddings."""
+    fx = SimpleNamespace(cfg=FIXTURE_CONFIG, raw=raw(), s=stages())
+    if number >= 5:
+        fx.data = prepared()
+    if number >= 7:
+        fx.trained = trained()
+    if number >= 8:
+        fx.embeddings = embeddings()
+    return fx

@@ -1,0 +1,377 @@
+"""The grader's machinery: registering checks, loading the learner's file, running each
+check in its own process with a time limit, and turning whatever happens into a result.
+
+A check is a function ``(learner, ref, fx) -> str | None``:
+- ``learner`` is the learner's lesson module (a missing function becomes a clear message),
+- ``ref`` the reference solution of the same lesson,
+- ``fx`` the fixture: inputs built with the *reference* lessons 1..N-1 on the synthetic
+  dataset, so a mistake in an earlier lesson never blocks this one.
+It raises :class:`CheckFailed` with a message in words when a property does not hold, and
+may return a short detail for the report ("exact", "max abs diff 2e-07").
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+import os
+import pickle
+import resource
+import select
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Callable
+
+from course import index
+from course.paths import REPO
+
+DEFAULT_TIMEOUT_S = 10.0
+OUTPUT_LIMIT_BYTES = 1 << 20       # a learner's prints beyond 1 MiB are cut off
+SHOWN_OUTPUT_CHARS = 600           # how much of a failing check's prints the report shows
+
+
+# ---------------------------------------------------------------- registering checks
+
+@dataclass(frozen=True)
+class Check:
+    task: str
+    points: int
+    title: str
+    func: Callable
+    timeout: float
+
+    @property
+    def lesson(self) -> int:
+        return int(self.task.split(".")[0])
+
+
+REGISTRY: dict[int, list[Check]] = {}
+
+
+def check(task: str, points: int = 1, title: str = "", timeout: float = DEFAULT_TIMEOUT_S):
+    """Register a graded check for ``task`` (e.g. "1.2")."""
+    def register(func: Callable) -> Callable:
+        item = Check(task, points, title or func.__name__.replace("_", " "), func, timeout)
+        REGISTRY.setdefault(item.lesson, []).append(item)
+        return func
+    return register
+
+
+def checks_for(lesson_number: int) -> list[Check]:
+    """The lesson's checks, in task order then definition order."""
+    lesson = index.lesson(lesson_number)
+    importlib.import_module(f"checks.{lesson.module}")
+    order = {task.id: i for i, task in enumerate(lesson.tasks)}
+    return sorted(REGISTRY.get(lesson_number, []), key=lambda c: order.get(c.task, len(order)))
+
+
+# ---------------------------------------------------------------- failures and comparisons
+
+class CheckFailed(AssertionError):
+    """A property of the learner's output does not hold; the message says which, in words."""
+
+
+class MissingFunction(Exception):
+    """The learner's file lacks a function the lesson asks for."""
+
+
+def expect(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailed(message)
+
+
+def describe(value) -> str:
+    """A short description of a value's kind and shape, for messages."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    kind = type(value).__name__
+    if shape is not None:
+        return f"a {kind} of shape {tuple(shape)}" + (f" and dtype {dtype}" if dtype is not None else "")
+    if isinstance(value, (list, tuple, dict, set)):
+        return f"a {kind} of length {len(value)}"
+    return f"a {kind}"
+
+
+def expect_type(value, expected: type | tuple[type, ...], what: str) -> None:
+    if not isinstance(value, expected):
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise CheckFailed(f"{what} should be a {names}, but it is {describe(value)}.")
+
+
+def compare_tensors(got, expected, what: str, *, atol: float = 1e-6, rtol: float = 1e-5,
+                    check_dtype: bool = True) -> str:
+    """Compare a learner's tensor with the reference's; returns "exact" or the max abs diff.
+
+    The failure message says how far off and where, never the expected values themselves.
+    """
+    import torch
+
+    expect_type(got, torch.Tensor, what)
+    if tuple(got.shape) != tuple(expected.shape):
+        raise CheckFailed(f"{what} has shape {tuple(got.shape)}; it should have shape {tuple(expected.shape)}.")
+    if check_dtype and got.dtype != expected.dtype:
+        raise CheckFailed(f"{what} has dtype {got.dtype}; it should be {expected.dtype}.")
+    got_d = got.detach().to(torch.float64)
+    exp_d = expected.detach().to(torch.float64)
+    if bool(torch.isnan(got_d).any()) and not bool(torch.isnan(exp_d).any()):
+        count = int(torch.isnan(got_d).sum())
+        raise CheckFailed(f"{what} contains {count} NaN value(s); it should contain none.")
+    if torch.equal(got_d, exp_d):
+        return "exact"
+    diff = (got_d - exp_d).abs()
+    max_diff = float(diff.max()) if diff.numel() else 0.0
+    if torch.allclose(got_d, exp_d, atol=atol, rtol=rtol):
+        return f"approx, max abs diff {max_diff:.1e}"
+    wrong = diff > atol + rtol * exp_d.abs()
+    where = tuple(int(i) for i in torch.nonzero(wrong)[0])
+    raise CheckFailed(f"{what} differs from the expected values in {int(wrong.sum())} of {wrong.numel()} "
+                      f"entries (max abs diff {max_diff:.3g}; first at index {where}).")
+
+
+# ---------------------------------------------------------------- loading the learner's file
+
+class LearnerModule:
+    """Wraps a lesson module so that a missing function gives a sentence, not an AttributeError."""
+
+    def __init__(self, module: ModuleType, path: Path | None):
+        self._module = module
+        self._path = path
+
+    def __getattr__(self, name: str):
+        try:
+            return getattr(self._module, name)
+        except AttributeError:
+            where = _display(self._path) if self._path else "your lesson file"
+            raise MissingFunction(f"we cannot find the function named `{name}` in {where}. "
+                                  f"Did you rename or delete it? `make reset` restores the stub "
+                                  f"(your file is backed up first).") from None
+
+
+def _display(path: Path | str) -> str:
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def load_file(path: Path, name: str) -> tuple[ModuleType | None, str | None]:
+    """Import a lesson file under a private module name. Returns (module, None) or
+    (None, a message saying why it could not be imported)."""
+    if not path.exists():
+        return None, f"{_display(path)} does not exist. `make reset` restores the stub."
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as e:
+        return None, (f"Python cannot read {_display(path)}: {e.msg} at line {e.lineno}"
+                      + (f":\n    {e.text.rstrip()}" if e.text else "."))
+    except BaseException as e:  # an import error, or code at the top of the file that fails
+        return None, f"{_display(path)} fails when it is imported: {type(e).__name__}: {e}{_learner_frame(e, path)}"
+    return module, None
+
+
+def _learner_frame(error: BaseException, path: Path | None) -> str:
+    """' (lessons/x.py, line 12: `code`)' for the deepest frame in the learner's file."""
+    if path is None:
+        return ""
+    target = str(Path(path).resolve())
+    found = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if str(Path(frame.filename).resolve()) == target:
+            found = frame
+    if found is None:
+        return ""
+    return f" ({_display(path)}, line {found.lineno}: `{(found.line or '').strip()}`)"
+
+
+# ---------------------------------------------------------------- running checks
+
+PASS, FAIL, TODO, ERROR, TIMEOUT, MISSING = "PASS", "FAIL", "TODO", "ERROR", "TIMEOUT", "MISSING"
+
+
+@dataclass
+class CheckResult:
+    task: str
+    title: str
+    points: int
+    status: str
+    message: str = ""
+    detail: str = ""
+    output: str = ""
+
+    @property
+    def earned(self) -> int:
+        return self.points if self.status == PASS else 0
+
+
+@dataclass
+class LessonResult:
+    lesson: int
+    target: str
+    results: list[CheckResult] = field(default_factory=list)
+    load_error: str | None = None
+
+    @property
+    def earned(self) -> int:
+        return sum(r.earned for r in self.results)
+
+    @property
+    def possible(self) -> int:
+        return sum(r.points for r in self.results)
+
+    @property
+    def passed(self) -> bool:
+        return self.load_error is None and bool(self.results) and all(r.status == PASS for r in self.results)
+
+
+def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) -> CheckResult:
+    """Run one check in this process and classify what happened."""
+    result = CheckResult(item.task, item.title, item.points, PASS)
+    try:
+        detail = item.func(learner, ref, fx)
+        result.detail = detail or ""
+    except NotImplementedError as e:
+        result.status, result.message = TODO, f"not implemented yet ({e})" if str(e) else "not implemented yet"
+    except MissingFunction as e:
+        result.status, result.message = MISSING, str(e)
+    except CheckFailed as e:
+        result.status, result.message = FAIL, str(e)
+    except RecursionError as e:
+        result.status, result.message = ERROR, f"your code recursed too deeply (RecursionError){_learner_frame(e, learner_path)}"
+    except MemoryError:
+        result.status, result.message = ERROR, "your code ran out of memory (MemoryError): is something quadratic in the number of ratings?"
+    except Exception as e:  # anything the learner's code raised
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        result.status = ERROR
+        result.message = f"your code raised {type(e).__name__}" + (f": {text}" if text else "") + _learner_frame(e, learner_path)
+    return result
+
+
+def _limit_child(memory_limit_mb: int | None) -> None:
+    # Print floods: writing past the limit fails with OSError instead of killing the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT_BYTES, OUTPUT_LIMIT_BYTES))
+    if memory_limit_mb:
+        # Address space = what the fixture already holds + the allowance.
+        with open("/proc/self/statm") as f:
+            current = int(f.read().split()[0]) * resource.getpagesize()
+        limit = current + memory_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None,
+                 timeout: float | None = None, memory_limit_mb: int | None = None) -> CheckResult:
+    """Run one check in a forked child: a hang, a crash or an ``os._exit`` in the learner's
+    code ends that child only, and is reported as the check's result."""
+    timeout = item.timeout if timeout is None else timeout
+    read_end, write_end = os.pipe()
+    captured = tempfile.TemporaryFile()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 0
+        try:
+            os.close(read_end)
+            os.dup2(captured.fileno(), 1)
+            os.dup2(captured.fileno(), 2)
+            try:
+                import torch
+                torch.set_num_threads(1)
+            except ImportError:
+                pass
+            _limit_child(memory_limit_mb)
+            result = run_inline(item, learner, ref, fx, learner_path)
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except OSError:
+                pass
+            payload = pickle.dumps(result)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(payload)
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+
+    os.close(write_end)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                break
+            ready, _, _ = select.select([pipe], [], [], left)
+            if not ready:
+                continue
+            chunk = pipe.read(1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    if timed_out:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+
+    captured.seek(0)
+    output = captured.read(SHOWN_OUTPUT_CHARS + 1).decode("utf-8", "replace")
+    captured.close()
+    if len(output) > SHOWN_OUTPUT_CHARS:
+        output = output[:SHOWN_OUTPUT_CHARS] + "\n[... output cut ...]"
+
+    if timed_out:
+        result = CheckResult(item.task, item.title, item.points, TIMEOUT,
+                             f"did not finish within {timeout:g} s. Is there an endless loop, or a Python "
+                             f"loop over every rating where a vectorised operation would do?")
+    elif chunks:
+        try:
+            result = pickle.loads(b"".join(chunks))
+        except Exception:
+            result = CheckResult(item.task, item.title, item.points, ERROR, "the check's result could not be read back")
+    else:
+        if os.WIFSIGNALED(status):
+            why = f"it was killed by signal {os.WTERMSIG(status)} ({signal.Signals(os.WTERMSIG(status)).name})"
+        else:
+            why = f"it exited with code {os.WEXITSTATUS(status)} (sys.exit or os._exit in your code?)"
+        result = CheckResult(item.task, item.title, item.points, ERROR,
+                             f"the process running this check ended before reporting: {why}.")
+    if result.status != PASS:
+        result.output = output.strip()
+    return result
+
+
+def run_lesson(lesson_number: int, module: ModuleType | None, path: Path | None = None,
+               load_error: str | None = None, isolate: bool = True, target: str = "",
+               memory_limit_mb: int | None = None, timeout_scale: float = 1.0) -> LessonResult:
+    """Run every check of a lesson against ``module`` (the learner's, or a mutant)."""
+    from checks import fixtures
+    from solutions import __name__ as _  # noqa: F401  (make sure the package imports)
+
+    lesson = index.lesson(lesson_number)
+    report = LessonResult(lesson_number, target or (_display(path) if path else lesson.module))
+    items = checks_for(lesson_number)
+    if module is None:
+        report.load_error = load_error or "the lesson file could not be loaded"
+        report.results = [CheckResult(c.task, c.title, c.points, ERROR, "see the import error above") for c in items]
+        return report
+    ref = importlib.import_module(f"solutions.{lesson.module}")
+    fx = fixtures.for_lesson(lesson_number)
+    learner = LearnerModule(module, path)
+    for item in items:
+        if isolate:
+            result = run_isolated(item, learner, ref, fx, path, item.timeout * timeout_scale, memory_limit_mb)
+        else:
+            result = run_inline(item, learner, ref, fx, path)
+        report.results.append(result)
+    return report

@@ -1,0 +1,17 @@
+"""Where things live in the repository (one place, so commands and tests agree)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LESSONS_DIR = REPO / "lessons"
+SOLUTIONS_DIR = REPO / "solutions"
+CHECKS_DIR = REPO / "checks"
+BACKUP_DIR = REPO / ".backups"
+OUTPUT_DIR = REPO / "outputs"
+
+
+def data_dir() -> Path:
+    """Folder holding installed datasets (``COURSE_DATA_DIR`` overrides it, for tests)."""
+    return Path(os.environ.get("COURSE_DATA_DIR", REPO / "datasets" / "data"))

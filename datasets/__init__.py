@@ -1,0 +1,1 @@
+"""MovieLens download-and-verify tool (see ``python -m datasets.fetch --help``)."""

@@ -1,0 +1,284 @@
+"""Tests of datasets.fetch: install from a zip, a folder or a loopback HTTP server (no internet)."""
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from datasets import fetch
+from datasets.fetch import DatasetError, install
+
+REPO = Path(__file__).resolve().parents[1]
+# CI clones the repo into a fresh folder with a copy of shared/ beside it.
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+ZIP = SHARED / "ml-latest-small.zip"
+FOLDER = SHARED / "ml-latest-small"
+NAME = "ml-latest-small"
+
+needs_zip = pytest.mark.skipif(not ZIP.is_file(), reason=f"reference archive {ZIP} is absent")
+needs_folder = pytest.mark.skipif(not FOLDER.is_dir(),
+                                  reason=f"reference folder {FOLDER} is absent")
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    """Every test installs into its own folder and ignores the caller's source/URL settings."""
+    target = tmp_path / "data"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(target))
+    monkeypatch.delenv("DATA_SOURCE", raising=False)
+    monkeypatch.delenv("MOVIELENS_BASE_URL", raising=False)
+    return target
+
+
+def leftovers(data_dir: Path) -> list[str]:
+    return sorted(p.name for p in data_dir.iterdir()) if data_dir.exists() else []
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.iterdir()}
+
+
+def writable_copy(tmp_path: Path) -> Path:
+    """A copy of the reference folder we may damage (copyfile: not its read-only modes)."""
+    dest = tmp_path / "src" / NAME
+    dest.mkdir(parents=True)
+    for f in FOLDER.iterdir():
+        shutil.copyfile(f, dest / f.name)
+    return dest
+
+
+@needs_zip
+def test_install_from_zip(data_dir):
+    folder = install(NAME, source=str(ZIP), quiet=True)  # data_dir from COURSE_DATA_DIR
+    assert folder == data_dir / NAME
+    manifest = json.loads((folder / ".manifest.json").read_text())
+    assert manifest["dataset"] == NAME and manifest["source"] == str(ZIP.resolve())
+    assert manifest["files"] == fetch.DATASETS[NAME]["files"]
+    assert leftovers(data_dir) == [NAME]
+    assert fetch.verify(NAME) == folder
+
+
+@needs_folder
+def test_install_from_folder_then_idempotent(data_dir, capsys):
+    folder = install(NAME, source=str(FOLDER), data_dir=data_dir, quiet=True)
+    before = snapshot(folder)
+    assert set(before) == set(fetch.DATASETS[NAME]["files"]) | {".manifest.json"}
+    assert install(NAME, source=str(FOLDER), data_dir=data_dir) == folder
+    assert "already installed and verified" in capsys.readouterr().out
+    assert snapshot(folder) == before and leftovers(data_dir) == [NAME]
+
+
+@needs_folder
+def test_data_source_env(data_dir, monkeypatch):
+    monkeypatch.setenv("DATA_SOURCE", str(FOLDER))
+    assert install(NAME, quiet=True) == data_dir / NAME
+
+
+@needs_folder
+def test_zip_with_files_at_root(tmp_path, data_dir):
+    flat = tmp_path / "flat.zip"
+    with zipfile.ZipFile(flat, "w") as zf:
+        for f in FOLDER.iterdir():
+            zf.write(f, f.name)
+    assert (install(NAME, source=str(flat), quiet=True) / "ratings.csv").is_file()
+
+
+@needs_folder
+def test_corrupt_file_installs_nothing(tmp_path, data_dir):
+    src = writable_copy(tmp_path)
+    data = bytearray((src / "ratings.csv").read_bytes())
+    data[1000] ^= 0x01
+    (src / "ratings.csv").write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match=r"ratings\.csv from .* SHA-256 .* published sum is aa28"):
+        install(NAME, source=str(src), quiet=True)
+    assert leftovers(data_dir) == []  # no final folder, no staging, no .part
+
+
+@needs_folder
+def test_missing_file_is_named(tmp_path, data_dir):
+    src = writable_copy(tmp_path)
+    (src / "tags.csv").unlink()
+    with pytest.raises(DatasetError, match="tags.csv") as err:
+        install(NAME, source=str(src), quiet=True)
+    assert str(src.resolve()) in str(err.value)
+    assert leftovers(data_dir) == []
+
+
+@needs_zip
+def test_truncated_zip(tmp_path, data_dir):
+    half = tmp_path / "half.zip"
+    half.write_bytes(ZIP.read_bytes()[: ZIP.stat().st_size // 2])
+    with pytest.raises(DatasetError, match="not a complete zip archive"):
+        install(NAME, source=str(half), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+@needs_zip
+def test_crc_error_in_zip(tmp_path, data_dir):
+    """A flipped byte inside a member's compressed data (central directory intact)."""
+    bad = tmp_path / "bad.zip"
+    data = bytearray(ZIP.read_bytes())
+    with zipfile.ZipFile(ZIP) as zf:
+        info = zf.getinfo(f"{NAME}/ratings.csv")
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 5000] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="not a complete zip archive"):
+        install(NAME, source=str(bad), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+def test_missing_source(tmp_path, data_dir):
+    with pytest.raises(DatasetError, match="does not exist"):
+        install(NAME, source=str(tmp_path / "nope.zip"), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+@needs_folder
+def test_failing_reinstall_keeps_previous_install(tmp_path, data_dir):
+    folder = install(NAME, source=str(FOLDER), quiet=True)
+    before = snapshot(folder)
+    src = writable_copy(tmp_path)
+    (src / "movies.csv").write_text("movieId,title,genres\n")
+    with pytest.raises(DatasetError, match="movies.csv"):
+        install(NAME, source=str(src), quiet=True, force=True)
+    assert snapshot(folder) == before and leftovers(data_dir) == [NAME]
+    fetch.verify(NAME)
+
+
+@needs_folder
+def test_failed_swap_restores_previous_install(monkeypatch, data_dir):
+    folder = install(NAME, source=str(FOLDER), quiet=True)
+    before = snapshot(folder)
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if Path(src).name.startswith(".staging-"):
+            raise OSError("simulated failure renaming the new copy into place")
+        real_replace(src, dst)
+    monkeypatch.setattr(fetch.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="simulated"):
+        install(NAME, source=str(FOLDER), quiet=True, force=True)
+    assert snapshot(folder) == before and leftovers(data_dir) == [NAME]
+
+
+@needs_folder
+def test_damaged_install_is_replaced(data_dir, capsys):
+    folder = install(NAME, source=str(FOLDER), quiet=True)
+    (folder / "links.csv").write_text("tampered\n")
+    with pytest.raises(DatasetError, match="links.csv has changed"):
+        fetch.verify(NAME)
+    install(NAME, source=str(FOLDER))
+    assert "fails verification" in capsys.readouterr().out
+    fetch.verify(NAME)
+    assert leftovers(data_dir) == [NAME]
+
+
+@needs_folder
+def test_interrupt_leaves_nothing(monkeypatch, data_dir):
+    def interrupted(path):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(fetch, "_sha256", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        install(NAME, source=str(FOLDER), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+@pytest.fixture
+def http_base(tmp_path):
+    """An HTTP server on 127.0.0.1 serving tmp_path/www; yields (base_url, folder)."""
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", www
+    server.shutdown()
+    server.server_close()
+
+
+@needs_zip
+def test_download_from_local_server(http_base, monkeypatch, data_dir):
+    base, www = http_base
+    shutil.copyfile(ZIP, www / ZIP.name)
+    monkeypatch.setenv("MOVIELENS_BASE_URL", base + "/")
+    folder = install(NAME, quiet=True)
+    manifest = json.loads((folder / ".manifest.json").read_text())
+    assert manifest["source"] == f"{base}/{NAME}.zip"
+    assert leftovers(data_dir) == [NAME]
+
+
+def fake_ml32m(www: Path, md5: str | None = None) -> None:
+    """A tiny stand-in for ml-32m.zip plus its .md5 file (right sum unless one is given)."""
+    archive = www / "ml-32m.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in fetch.DATASETS["ml-32m"]["files"]:
+            zf.writestr(f"ml-32m/{name}", f"contents of {name}\n")
+    md5 = md5 or hashlib.md5(archive.read_bytes()).hexdigest()
+    (www / "ml-32m.zip.md5").write_text(f"MD5 (ml-32m.zip) = {md5}\n")
+
+
+def test_download_ml32m_checks_md5(http_base, monkeypatch, data_dir):
+    base, www = http_base
+    fake_ml32m(www)
+    monkeypatch.setenv("MOVIELENS_BASE_URL", base)
+    folder = install("ml-32m", quiet=True)
+    assert (folder / "ratings.csv").read_text() == "contents of ratings.csv\n"
+    assert set(json.loads((folder / ".manifest.json").read_text())["files"]) == set(
+        fetch.DATASETS["ml-32m"]["files"])
+
+
+def test_download_ml32m_md5_mismatch(http_base, monkeypatch, data_dir):
+    base, www = http_base
+    fake_ml32m(www, md5="0" * 32)
+    monkeypatch.setenv("MOVIELENS_BASE_URL", base)
+    with pytest.raises(DatasetError, match="MD5"):
+        install("ml-32m", quiet=True)
+    assert leftovers(data_dir) == []
+
+
+def test_unreachable_server_gives_offline_hint(monkeypatch, data_dir):
+    monkeypatch.setenv("MOVIELENS_BASE_URL", "http://127.0.0.1:9")  # discard port: refused
+    expected = "Could not download ml-latest-small from http://127.0.0.1:9/"
+    with pytest.raises(DatasetError, match=expected) as err:
+        install(NAME, quiet=True)
+    assert "make data SOURCE=" in str(err.value)
+    assert leftovers(data_dir) == []
+
+
+def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    env.pop("DATA_SOURCE", None)
+    return subprocess.run([sys.executable, "-m", "datasets.fetch", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli_error_exits_2_without_traceback(tmp_path, data_dir):
+    result = run_cli("--source", str(tmp_path / "nope.zip"), data_dir=data_dir)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    assert run_cli("--verify", data_dir=data_dir).returncode == 2
+
+
+@needs_folder
+def test_cli_install_verify_list(data_dir):
+    assert run_cli("--source", str(FOLDER), "--quiet", data_dir=data_dir).returncode == 0
+    assert run_cli("--verify", data_dir=data_dir).returncode == 0
+    listing = run_cli("--list", data_dir=data_dir)
+    assert listing.returncode == 0
+    assert "installed and verified" in listing.stdout and "not installed" in listing.stdout
