@@ -12,7 +12,7 @@ LESSON  ?=
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data stubs check check-solutions progress test demo bench
+.PHONY: help venv data stubs check check-solutions progress test demo bench hint reset watch grade nbval
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,18 @@ check-solutions: venv ## run every check on the reference solutions
 
 progress: venv ## every lesson's score and the next lesson to do
 	@$(PY) -m checks.grade --progress
+
+hint: venv ## a hint, one more each time: make hint LESSON=N [TASK=N.k]
+	@$(PY) -m course.hints $(LESSON) $(TASK)
+
+reset: venv ## restore the pristine stub of LESSON=N (your file is backed up first)
+	@$(PY) -m course.reset $(LESSON)
+
+watch: venv ## re-run the checks of LESSON=N whenever you save the lesson file
+	@$(PY) -m course.watch $(LESSON)
+
+grade: venv ## (instructors) grade SUBMISSION=path (a learner's checkout, or a folder of them)
+	@$(PY) -m checks.classroom "$(SUBMISSION)" $(if $(REPORTS),--reports "$(REPORTS)")
 
 test: venv data ## the maintainers' test suite
 	$(PY) -m pytest -q

@@ -17,7 +17,7 @@ def movie_index(learner, ref, fx):
     expect_type(out, dict, "build_movie_index's result")
     expect(len(out) == len(fx.s.top_movies), f"your index has {len(out)} movies; there are {len(fx.s.top_movies)} top movies.")
     rows = sorted(out.values())
-    expect(rows == list(range(len(out))), "the rows should be exactly 0..n-1, each used once.")
+    expect(rows == list(range(len(out))), "the rows should be exactly 0..n-1 (the most-rated movie at row 0), each used once.")
     first = fx.s.top_movies[0]
     expect(out.get(first) == 0, f"the most-rated movie ({first}) should get row 0, not {out.get(first)}.")
     wrong = [m for m, row in fx.s.movie_index.items() if out.get(m) != row]

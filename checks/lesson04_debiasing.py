@@ -124,11 +124,11 @@ def user_split(learner, ref, fx):
     expect(sorted(np.concatenate([train, val]).tolist()) == users.tolist(), "every user should be in exactly one split.")
     expect(len(train) == 80, f"with 100 users and train_fraction 0.8 the training split should have 80 users, not {len(train)}.")
     expect(list(train) == sorted(train) and list(val) == sorted(val), "both splits should be sorted ascending.")
+    expect(not np.array_equal(train, users[:80]), "the training users are just the first 80% of the ids: shuffle them first.")
     again, _ = learner.split_users(users, 0.8, 5)
     expect(np.array_equal(np.asarray(again), train), "the same seed gave two different splits: use a generator seeded with `seed`.")
     other, _ = learner.split_users(users, 0.8, 6)
     expect(not np.array_equal(np.asarray(other), train), "seeds 5 and 6 gave the same split: the seed is not used.")
-    expect(not np.array_equal(train, users[:80]), "the training users are just the first 80% of the ids: shuffle them first.")
 
 
 @check("4.7", points=3, title="examples: label rows, debiased targets")

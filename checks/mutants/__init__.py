@@ -37,7 +37,13 @@ def mutant(name: str, symptom: str, *extra: Callable):
 
 
 def mutants_for(lesson_number: int) -> list[Mutant]:
-    importlib.import_module(f"checks.mutants.{index.lesson(lesson_number).module}")
+    name = f"checks.mutants.{index.lesson(lesson_number).module}"
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if e.name != name:
+            raise
+        return []  # no mutants written yet: test_each_lesson_has_five_mutants says so
     return MUTANTS.get(lesson_number, [])
 
 

@@ -1,0 +1,701 @@
+"""A deterministic synthetic MovieLens: same files, same quirks, known ground truth.
+
+    python -m datasets.synthetic --size fixture --seed 0 --out DIR
+
+Every check of the course runs on the ``fixture`` preset; ``small`` has the shape of
+ml-latest-small and ``ml-32m`` the size of ML-32M (for benchmarks). The tables look like
+what ``pandas.read_csv`` gives for the real ``ratings.csv`` and ``movies.csv``:
+
+- ``ratings``: ``userId`` int64 (1..num_users), ``movieId`` float64, ``rating`` float64 on
+  the half-star grid 0.5..5.0, ``timestamp`` int64 unix seconds; sorted by user then movie,
+  like MovieLens. ``movieId`` is float because of the dirt the cleaning lesson teaches:
+  exactly one row has a NaN ``rating`` and exactly one a NaN ``movieId``, at seeded places.
+  No (user, movie) pair appears twice, and every movie rated is in ``movies``.
+- ``movies``: ``movieId`` int64 (ascending, with gaps), unique ``title`` "Name (Year)"
+  (articles moved to the end as in "Harbor, The (1987)"; some titles contain a comma), and
+  ``genres`` pipe-joined in alphabetical order from the MovieLens vocabulary, 1-4 per
+  movie, or "(no genres listed)".
+
+How it is made (``truth`` holds every planted quantity):
+
+- popularity: a log-normal rank profile (a few blockbusters, a long tail of movies with a
+  handful of ratings or none), with a flatter head so the top movie is rated by roughly
+  half the users rather than all of them;
+- activity: log-normal ratings per user with a share of users with 1-5 ratings; each user
+  draws that many distinct movies by popularity;
+- rating = global mean + user bias + movie quality + the mean of the user's genre tastes
+  over the movie's genres + Gaussian noise, rounded to whole stars before MovieLens
+  introduced half stars (2003-02-12) and for the users who never use them, else to half
+  stars. Each user likes a few genres and dislikes a few.
+
+Only ``numpy.random.Generator(PCG64)`` streams derived from the seed are used, so a size
+and seed always give the same tables and byte-identical CSV files.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: The MovieLens genre vocabulary (alphabetical, as MovieLens joins them).
+GENRES: tuple[str, ...] = (
+    "Action", "Adventure", "Animation", "Children", "Comedy", "Crime", "Documentary", "Drama",
+    "Fantasy", "Film-Noir", "Horror", "IMAX", "Musical", "Mystery", "Romance", "Sci-Fi",
+    "Thriller", "War", "Western",
+)
+NO_GENRES = "(no genres listed)"
+# How many ml-latest-small movies carry each genre: the relative weights of the draw.
+_GENRE_WEIGHTS = np.array([
+    1828, 1263, 611, 664, 3756, 1199, 440, 4361, 779, 87, 978, 158, 334, 573, 1596, 980, 1894,
+    382, 167], dtype=np.float64)
+# Probability that a movie has 1, 2, 3 or 4 genres.
+_NUM_GENRES_P = np.array([0.30, 0.34, 0.24, 0.12])
+
+#: MovieLens has allowed half stars since this moment; earlier ratings are whole stars.
+HALF_STARS_SINCE = 1045008000  # 2003-02-12 00:00:00 UTC
+
+RATINGS_COLUMNS = ("userId", "movieId", "rating", "timestamp")
+MOVIES_COLUMNS = ("movieId", "title", "genres")
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Size and shape of a synthetic dataset. Only the first three fields are required.
+
+    ``num_ratings`` counts every row of ``ratings.csv``, the two dirty rows included.
+    """
+    num_users: int
+    num_movies: int
+    num_ratings: int
+    # Users with 1-5 ratings (the "skip users with <= 5 ratings" rule must matter).
+    low_activity_share: float = 0.05
+    # Spread of log(ratings per user) for the other users.
+    activity_sigma: float = 1.25
+    # Nobody rates more than this share of the catalogue.
+    max_user_share: float = 0.4
+    # Spread of log(popularity) over movie ranks; above head_z standard deviations the
+    # profile rises with slope popularity_sigma * head_slope (a flatter head).
+    popularity_sigma: float = 1.6
+    head_z: float = 2.0
+    head_slope: float = 0.5
+    # Share of movies given at least one rating whatever their popularity (MovieLens lists
+    # few movies nobody rated; the rest may still be drawn by popularity).
+    rated_movie_share: float = 1.0
+    # Share of movies with "(no genres listed)" (at least one movie always has none).
+    no_genres_share: float = 0.004
+    # Planted rating model.
+    global_mean: float = 3.6
+    user_bias_sd: float = 0.45
+    quality_sd: float = 0.45
+    # Correlation of a movie's quality with its log-popularity.
+    quality_popularity_corr: float = 0.35
+    taste_strength: float = 1.0
+    noise_sd: float = 0.6
+    # Share of users who use half stars once MovieLens offers them.
+    half_star_user_share: float = 0.7
+    # First and last possible timestamp (unix seconds).
+    first_timestamp: int = 828124615   # 1996-03-29, ml-latest-small's first rating
+    last_timestamp: int = 1537799250   # 2018-09-24, ml-latest-small's last rating
+    # Range of release years.
+    first_year: int = 1902
+    last_year: int = 2018
+
+    def __post_init__(self) -> None:
+        if min(self.num_users, self.num_movies) < 2:
+            raise ValueError("a synthetic dataset needs at least 2 users and 2 movies")
+        cap = _max_per_user(self)
+        if not 6 * self.num_users <= self.num_ratings <= cap * self.num_users:
+            raise ValueError(
+                f"num_ratings={self.num_ratings} must lie in [{6 * self.num_users}, "
+                f"{cap * self.num_users}] for {self.num_users} users and {self.num_movies} "
+                f"movies (max_user_share={self.max_user_share})")
+        if self.first_timestamp >= self.last_timestamp or self.first_year > self.last_year:
+            raise ValueError("empty timestamp or year range")
+
+
+def _max_per_user(spec: SyntheticSpec) -> int:
+    return max(6, int(spec.max_user_share * spec.num_movies))
+
+
+#: Named presets. "fixture" is what every lesson check runs on.
+SIZES: dict[str, SyntheticSpec] = {
+    # Denser than MovieLens (17% of all pairs are rated), so it takes a steep popularity
+    # profile for the top 10% of movies to hold over 40% of the ratings.
+    "fixture": SyntheticSpec(num_users=300, num_movies=400, num_ratings=20_000,
+                             activity_sigma=1.0, max_user_share=0.6, popularity_sigma=3.0,
+                             head_slope=0.7, no_genres_share=0.005),
+    # ml-latest-small: 610 users, 9,742 movies (18 never rated), 100,836 ratings.
+    "small": SyntheticSpec(num_users=610, num_movies=9_742, num_ratings=100_836,
+                           max_user_share=0.3, popularity_sigma=2.2, head_slope=0.6,
+                           rated_movie_share=0.998),
+    # ML-32M: 200,948 users, 87,585 movies (84,432 rated), 32,000,204 ratings, from
+    # 1995-01-09 to 2023-10-13.
+    "ml-32m": SyntheticSpec(num_users=200_948, num_movies=87_585, num_ratings=32_000_204,
+                            max_user_share=0.35, popularity_sigma=2.4, head_slope=0.6,
+                            rated_movie_share=0.964, no_genres_share=0.02,
+                            first_timestamp=789652009, last_timestamp=1697164147,
+                            first_year=1874, last_year=2023),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticTruth:
+    """The planted parameters. Rows follow ``user_ids`` and ``movie_ids`` (both ascending),
+    columns of the genre matrices follow ``genres`` ("(no genres listed)" has no column)."""
+    genres: tuple[str, ...]
+    user_ids: np.ndarray        # int64 [U] = 1..U
+    taste: np.ndarray           # float64 [U, G]: rating shift for a movie of only that genre
+    liked: np.ndarray           # bool [U, G]: the planted favourite genres
+    disliked: np.ndarray        # bool [U, G]: the planted disliked genres
+    user_bias: np.ndarray       # float64 [U]
+    uses_half_stars: np.ndarray  # bool [U]
+    movie_ids: np.ndarray       # int64 [M]
+    movie_genres: np.ndarray    # float32 [M, G] multi-hot (all zeros: no genres listed)
+    movie_quality: np.ndarray   # float64 [M]
+    popularity: np.ndarray      # float64 [M], sums to 1: the chance of each draw
+    year: np.ndarray            # int64 [M]
+    global_mean: float
+    noise_sd: float
+
+    def genre_effect(self, user_rows: np.ndarray, movie_rows: np.ndarray) -> np.ndarray:
+        """Mean taste of each user over the genres of the paired movie (0 without genres)."""
+        g = self.movie_genres[movie_rows].astype(np.float64)
+        n = g.sum(axis=1)
+        total = (self.taste[user_rows] * g).sum(axis=1)
+        return np.divide(total, n, out=np.zeros_like(total), where=n > 0)
+
+    def expected_rating(self, user_ids, movie_ids) -> np.ndarray:
+        """The noise-free, unrounded rating of each (userId, movieId) pair."""
+        user_rows = np.searchsorted(self.user_ids, np.asarray(user_ids, dtype=np.int64))
+        movie_rows = np.searchsorted(self.movie_ids, np.asarray(movie_ids, dtype=np.int64))
+        return (self.global_mean + self.user_bias[user_rows] + self.movie_quality[movie_rows]
+                + self.genre_effect(user_rows, movie_rows))
+
+
+@dataclass(frozen=True, eq=False)
+class SyntheticMovieLens:
+    ratings: pd.DataFrame
+    movies: pd.DataFrame
+    truth: SyntheticTruth
+    spec: SyntheticSpec = field(repr=False)
+    seed: int = 0
+
+
+# ---------------------------------------------------------------------------------------
+# Entry points
+
+
+def resolve(size: str | SyntheticSpec) -> SyntheticSpec:
+    if isinstance(size, SyntheticSpec):
+        return size
+    try:
+        return SIZES[size]
+    except KeyError:
+        raise KeyError(f"no synthetic size named {size!r}; known: {', '.join(SIZES)}") from None
+
+
+def generate(size: str | SyntheticSpec = "fixture", seed: int = 0) -> SyntheticMovieLens:
+    """Build the ratings and movies tables (as ``pandas.read_csv`` would read them)."""
+    spec = resolve(size)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, not {seed!r}")
+    streams = [np.random.Generator(np.random.PCG64(s))
+               for s in np.random.SeedSequence(int(seed)).spawn(8)]
+    rng_movies, rng_titles, rng_users, rng_pairs, rng_times, rng_noise, rng_dirt, _ = streams
+
+    movies_part = _make_movies(spec, rng_movies)
+    titles = _make_titles(spec, rng_titles, movies_part["year"], movies_part["primary_genre"])
+    users = _make_users(spec, rng_users)
+    keys = _sample_pairs(users["counts"], movies_part["cdf"], rng_pairs,
+                         _seed_pairs(spec, users["counts"], rng_pairs))
+    ratings = _make_ratings(spec, keys, users, movies_part, rng_times, rng_noise, rng_dirt)
+
+    genres_col = _genre_strings(movies_part["genre_matrix"])
+    movies = pd.DataFrame({
+        "movieId": movies_part["movie_ids"],
+        "title": pd.array(titles, dtype="str"),
+        "genres": pd.array(genres_col, dtype="str"),
+    })
+    truth = SyntheticTruth(
+        genres=GENRES, user_ids=np.arange(1, spec.num_users + 1, dtype=np.int64),
+        taste=users["taste"], liked=users["liked"], disliked=users["disliked"],
+        user_bias=users["bias"], uses_half_stars=users["half"],
+        movie_ids=movies_part["movie_ids"], movie_genres=movies_part["genre_matrix"],
+        movie_quality=movies_part["quality"], popularity=movies_part["popularity"],
+        year=movies_part["year"], global_mean=spec.global_mean, noise_sd=spec.noise_sd,
+    )
+    return SyntheticMovieLens(ratings=ratings, movies=movies, truth=truth, spec=spec, seed=int(seed))
+
+
+def write(out_dir: str | Path, size: str | SyntheticSpec = "fixture", seed: int = 0) -> Path:
+    """Write ``ratings.csv`` and ``movies.csv`` (MovieLens layout) into ``out_dir``."""
+    return write_data(generate(size, seed), out_dir)
+
+
+def write_data(data: SyntheticMovieLens, out_dir: str | Path) -> Path:
+    """Write already generated tables as MovieLens CSV files; returns the folder."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data.movies.to_csv(out / "movies.csv", index=False, lineterminator="\n")
+    ratings = data.ratings
+    chunk = 2_000_000
+    with open(out / "ratings.csv", "w", newline="", encoding="utf-8") as f:
+        f.write(",".join(RATINGS_COLUMNS) + "\n")
+        for start in range(0, len(ratings), chunk):
+            part = ratings.iloc[start:start + chunk]
+            # Whole-number ids as MovieLens writes them ("12", not "12.0"); NaN as "".
+            part = part.astype({"movieId": "Int64"})
+            part.to_csv(f, index=False, header=False, lineterminator="\n")
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Movies
+
+
+def _inv_norm(p: np.ndarray) -> np.ndarray:
+    inv_cdf = statistics.NormalDist().inv_cdf
+    return np.array([inv_cdf(float(x)) for x in p], dtype=np.float64)
+
+
+def _popularity_profile(spec: SyntheticSpec) -> np.ndarray:
+    """Weights by popularity rank (rank 0 first), a log-normal profile with a flatter head."""
+    m = spec.num_movies
+    z = _inv_norm((m - np.arange(m) - 0.5) / m)   # descending normal quantiles
+    head = z > spec.head_z
+    z[head] = spec.head_z + (z[head] - spec.head_z) * spec.head_slope
+    log_w = spec.popularity_sigma * z
+    w = np.exp(log_w - log_w.max())
+    return w / w.sum()
+
+
+def _make_movies(spec: SyntheticSpec, rng: np.random.Generator) -> dict:
+    m, g = spec.num_movies, len(GENRES)
+    # Ids ascending with gaps: mostly +1, sometimes a jump.
+    steps = 1 + (rng.random(m) < 0.3) * rng.geometric(0.15, size=m)
+    movie_ids = np.cumsum(steps).astype(np.int64)
+
+    # Genres: 1-4 distinct genres by weighted sampling without replacement (Gumbel top-k).
+    num = rng.choice(4, size=m, p=_NUM_GENRES_P) + 1
+    keys = np.log(_GENRE_WEIGHTS) + rng.gumbel(size=(m, g))
+    order = np.argsort(-keys, axis=1, kind="stable")
+    chosen = np.arange(4)[None, :] < num[:, None]          # [m, 4]
+    genre_matrix = np.zeros((m, g), dtype=np.float32)
+    rows = np.repeat(np.arange(m), 4)[chosen.ravel()]
+    genre_matrix[rows, order[:, :4][chosen]] = 1.0
+    primary = order[:, 0].copy()
+    # A few movies without genres (always at least one).
+    n_none = max(1, round(spec.no_genres_share * m))
+    none = rng.choice(m, size=n_none, replace=False)
+    genre_matrix[none] = 0.0
+    primary[none] = -1
+
+    # Popularity: the profile's ranks dealt out to the movies at random.
+    profile = _popularity_profile(spec)
+    popularity = np.empty(m)
+    popularity[rng.permutation(m)] = profile
+    cdf = np.cumsum(popularity)
+    cdf /= cdf[-1]
+    cdf[-1] = 1.0
+
+    # Quality, mildly correlated with popularity (the popular movies are the better ones).
+    log_pop = np.log(popularity)
+    z_pop = (log_pop - log_pop.mean()) / log_pop.std()
+    rho = spec.quality_popularity_corr
+    quality = spec.quality_sd * (rho * z_pop + np.sqrt(1 - rho * rho) * rng.standard_normal(m))
+
+    # Release years, more recent ones more common.
+    span = spec.last_year - spec.first_year
+    back = np.minimum(rng.gamma(2.0, 11.0, size=m), span).astype(np.int64)
+    year = spec.last_year - back
+
+    # Movie genre lists for fast per-rating lookups: up to 4 genre columns, -1 padded.
+    slots = np.full((m, 4), -1, dtype=np.int64)
+    rr, cc = np.nonzero(genre_matrix)
+    pos = np.arange(len(rr)) - np.searchsorted(rr, rr)      # rank within the row
+    slots[rr, pos] = cc
+    return dict(movie_ids=movie_ids, genre_matrix=genre_matrix, primary_genre=primary,
+                popularity=popularity, cdf=cdf, quality=quality, year=year, slots=slots,
+                num_genres=genre_matrix.sum(axis=1).astype(np.float64))
+
+
+def _genre_strings(genre_matrix: np.ndarray) -> list[str]:
+    out = []
+    for row in genre_matrix:
+        names = [GENRES[j] for j in np.flatnonzero(row)]
+        out.append("|".join(names) if names else NO_GENRES)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Titles
+
+_ADJECTIVES = (
+    "Midnight", "Silent", "Crimson", "Golden", "Broken", "Hidden", "Last", "Lost", "Wild",
+    "Electric", "Frozen", "Burning", "Secret", "Distant", "Hollow", "Iron", "Velvet", "Savage",
+    "Gentle", "Lonely", "Final", "Endless", "Bright", "Dark", "Silver", "Scarlet", "Forgotten",
+    "Restless", "Sweet", "Bitter", "Quiet", "Falling", "Rising", "Northern", "Southern",
+    "Little", "Long", "Perfect", "Dangerous", "Beautiful", "Strange", "Invisible", "Eternal",
+    "Shattered", "Stolen", "Sacred", "Wicked", "Lucky", "Fearless", "Reckless", "Tender",
+    "Hungry", "Blue", "Red", "Black", "White", "Green", "Empty", "Open", "Cold", "Hot",
+    "Faded", "Second", "First", "Seventh", "Crooked", "Brave", "Lazy", "Paper", "Glass",
+)
+_NOUNS = (
+    "Harbor", "River", "Mountain", "City", "Garden", "Road", "Summer", "Winter", "Heart",
+    "Dream", "Shadow", "Storm", "Horizon", "Island", "Kingdom", "Empire", "Promise", "Mirror",
+    "Bridge", "Station", "Highway", "Desert", "Ocean", "Forest", "Valley", "Tower", "Castle",
+    "Frontier", "Journey", "Crossing", "Passage", "Legacy", "Season", "Morning", "Evening",
+    "Letter", "Song", "Dance", "Game", "Hunter", "Stranger", "Witness", "Soldier", "Queen",
+    "King", "Prince", "Thief", "Ghost", "Angel", "Saint", "Widow", "Captain", "Doctor",
+    "Teacher", "Sister", "Brother", "Daughter", "Family", "Wedding", "Party", "Hotel", "Diner",
+    "Train", "Express", "Circus", "Carnival", "Factory", "Affair", "Escape", "Return",
+    "Harvest", "Tide", "Echo", "Flame", "Thunder", "Moon", "Sky", "Rain", "Snow", "Fire",
+    "Stone", "Silk", "Paradise", "House", "Window", "Door", "Key", "Map", "Clock", "Lantern",
+    "Orchard", "Lighthouse", "Avenue", "Boulevard", "Alley", "Rooftop", "Balcony", "Compass",
+)
+# A flavour of the movie's first genre, used for about half of the nouns.
+_GENRE_NOUNS = {
+    "Action": ("Vengeance", "Strike", "Fury", "Showdown", "Impact", "Velocity", "Payback"),
+    "Adventure": ("Expedition", "Treasure", "Voyage", "Quest", "Odyssey", "Jungle", "Summit"),
+    "Animation": ("Dragon", "Robot", "Balloon", "Penguin", "Kite", "Firefly", "Teapot"),
+    "Children": ("Puppy", "Treehouse", "Dinosaur", "Unicorn", "Pony", "Sandcastle", "Snowman"),
+    "Comedy": ("Vacation", "Roommates", "Bachelor", "Shenanigans", "Reunion", "Mix-Up", "Blind Date"),
+    "Crime": ("Heist", "Alibi", "Racket", "Hitman", "Getaway", "Syndicate", "Informant"),
+    "Documentary": ("Portrait", "Chronicle", "Voices", "Archive", "Testimony", "Field Notes"),
+    "Drama": ("Reckoning", "Homecoming", "Inheritance", "Confession", "Farewell", "Silence"),
+    "Fantasy": ("Sorcerer", "Wizard", "Realm", "Amulet", "Enchantress", "Labyrinth", "Griffin"),
+    "Film-Noir": ("Dame", "Double Cross", "Fog", "Dead End", "Nightclub", "Blackmail"),
+    "Horror": ("Curse", "Nightmare", "Haunting", "Crypt", "Possession", "Graveyard", "Scarecrow"),
+    "IMAX": ("Reef", "Glacier", "Volcano", "Space Station", "Coral Sea", "Aurora"),
+    "Musical": ("Melody", "Serenade", "Rhapsody", "Broadway", "Chorus", "Ballroom", "Jukebox"),
+    "Mystery": ("Riddle", "Clue", "Enigma", "Cipher", "Disappearance", "Locked Room"),
+    "Romance": ("Love", "Kiss", "Valentine", "Sweetheart", "Honeymoon", "Rendezvous", "Proposal"),
+    "Sci-Fi": ("Galaxy", "Android", "Orbit", "Nebula", "Clone", "Signal", "Starship", "Colony"),
+    "Thriller": ("Hostage", "Pursuit", "Countdown", "Stalker", "Blackout", "Trap", "Deadline"),
+    "War": ("Battalion", "Siege", "Trenches", "Platoon", "Armistice", "Regiment", "Convoy"),
+    "Western": ("Canyon", "Gunslinger", "Mesa", "Outlaw", "Rodeo", "Sheriff", "Stagecoach"),
+}
+_NAMES = (
+    "Maggie", "Jack", "Rosa", "Eddie", "Lola", "Frank", "Nina", "Sam", "Ruby", "Leo", "Vera",
+    "Hank", "Iris", "Otto", "Greta", "Felix", "June", "Max", "Stella", "Walter", "Ada", "Billy",
+    "Clara", "Danny", "Edith", "Gus", "Hazel", "Ivan", "Josie", "Kurt", "Lena", "Marty",
+)
+_PLACES = (
+    "Paris", "Tokyo", "Brooklyn", "Berlin", "Montana", "Rio", "Casablanca", "Vegas", "Rome",
+    "Alaska", "Texas", "Vienna", "Havana", "Cairo", "Dublin", "Memphis", "Lisbon", "Bombay",
+    "Chicago", "Marseille", "Shanghai", "Nairobi", "Oslo", "Tangier",
+)
+_GREETINGS = ("Goodbye", "Hello", "Farewell", "Remember Me", "Wait for Me", "Run")
+_SEQUELS = ("2", "3", "II", "III", "Part II", "Returns")
+# Pattern ids. ARTICLE and COMMA titles get fixed shares so every size has some of each.
+_ARTICLE, _COMMA, _ADJ_NOUN, _NOUN, _OF_THE, _POSSESSIVE, _IN_PLACE, _SUBTITLE, _SEQUEL, \
+    _AND_NAMES = range(10)
+_OTHER_PATTERNS = np.array([_ADJ_NOUN, _NOUN, _OF_THE, _POSSESSIVE, _IN_PLACE, _SUBTITLE,
+                            _SEQUEL, _AND_NAMES])
+_OTHER_P = np.array([0.36, 0.10, 0.12, 0.10, 0.10, 0.08, 0.07, 0.07])
+_ARTICLE_SHARE = 0.10
+_COMMA_SHARE = 0.04
+
+
+def _make_titles(spec: SyntheticSpec, rng: np.random.Generator, year: np.ndarray,
+                 primary: np.ndarray) -> list[str]:
+    m = spec.num_movies
+    n_article = max(1, round(_ARTICLE_SHARE * m))
+    n_comma = max(1, round(_COMMA_SHARE * m))
+    pattern = _OTHER_PATTERNS[rng.choice(len(_OTHER_PATTERNS), size=m, p=_OTHER_P)]
+    order = rng.permutation(m)
+    pattern[order[:n_article]] = _ARTICLE
+    pattern[order[n_article:n_article + n_comma]] = _COMMA
+
+    seen: set[str] = set()   # membership only, never iterated
+    titles = []
+    for i in range(m):
+        genre = GENRES[primary[i]] if primary[i] >= 0 else None
+        for attempt in range(20):
+            name = _title_name(int(pattern[i]), genre, rng)
+            title = f"{name} ({int(year[i])})"
+            if title not in seen:
+                break
+        else:  # practically unreachable; keep titles unique whatever happens
+            k = 2
+            while f"{name} {k} ({int(year[i])})" in seen:
+                k += 1
+            title = f"{name} {k} ({int(year[i])})"
+        seen.add(title)
+        titles.append(title)
+    return titles
+
+
+def _title_name(pattern: int, genre: str | None, rng: np.random.Generator) -> str:
+    u = rng.random(8)
+
+    def pick(words, x):
+        return words[int(x * len(words))]
+
+    def noun(x, y):
+        if genre is not None and y < 0.5:
+            return pick(_GENRE_NOUNS[genre], x)
+        return pick(_NOUNS, x)
+
+    adj, n1, n2 = pick(_ADJECTIVES, u[0]), noun(u[1], u[2]), noun(u[3], u[4])
+    if pattern == _ARTICLE:   # "The Silent Harbor" -> "Silent Harbor, The", as MovieLens
+        if u[5] < 0.8:
+            return f"{adj} {n1}, The" if u[6] < 0.6 else f"{n1}, The"
+        body = f"{adj} {n1}" if u[6] < 0.5 else f"{n1} in {pick(_PLACES, u[7])}"
+        return f"{body}, {'An' if body[0] in 'AEIOU' else 'A'}"
+    if pattern == _COMMA:
+        if u[5] < 0.5:
+            return f"{pick(_GREETINGS, u[6])}, {pick(_NAMES, u[7])}"
+        if n1 == n2:
+            n2 = pick(_NOUNS, u[6])
+        return f"{n1}, {n2} and {pick(_NAMES, u[7])}" if n1 != n2 else f"{adj}, {n1}"
+    if pattern == _ADJ_NOUN:
+        return f"{adj} {n1}"
+    if pattern == _NOUN:
+        return n1
+    if pattern == _OF_THE:
+        return f"{n1} of the {n2}" if n1 != n2 else f"{n1} of the {adj} {n2}"
+    if pattern == _POSSESSIVE:
+        return f"{pick(_NAMES, u[5])}'s {n1}"
+    if pattern == _IN_PLACE:
+        return f"{adj} {n1} in {pick(_PLACES, u[5])}" if u[6] < 0.3 else f"{n1} in {pick(_PLACES, u[5])}"
+    if pattern == _SUBTITLE:
+        return f"{n1}: {adj} {n2}"
+    if pattern == _SEQUEL:
+        return f"{adj} {n1} {pick(_SEQUELS, u[5])}"
+    # _AND_NAMES
+    a, b = pick(_NAMES, u[5]), pick(_NAMES, u[6])
+    return f"{a} and {b}" if a != b else f"{a} and the {n1}"
+
+
+# ---------------------------------------------------------------------------------------
+# Users
+
+
+def _allocate(weights: np.ndarray, total: int, lo: int, hi: int,
+              rng: np.random.Generator) -> np.ndarray:
+    """Integers in [lo, hi], roughly proportional to ``weights``, summing to ``total``."""
+    n = len(weights)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if not lo * n <= total <= hi * n:
+        raise ValueError("cannot allocate ratings to users within the bounds")
+
+    def alloc(scale):
+        # Saturates smoothly towards hi instead of piling users up at the cap.
+        v = weights * scale
+        return np.clip(np.floor(v / (1.0 + v / hi)), lo, hi).astype(np.int64)
+
+    if total == hi * n:
+        return np.full(n, hi, dtype=np.int64)
+    low, high = 0.0, 1.0
+    while alloc(high).sum() < total:
+        high *= 2.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        if alloc(mid).sum() <= total:
+            low = mid
+        else:
+            high = mid
+    counts = alloc(low)
+    # Hand out the remainder one by one, by weight, to users below the cap.
+    remainder = total - int(counts.sum())
+    while remainder > 0:
+        room = np.flatnonzero(counts < hi)
+        take = min(remainder, len(room))
+        p = weights[room] / weights[room].sum()
+        extra = rng.choice(room, size=take, replace=False, p=p)
+        counts[extra] += 1
+        remainder -= take
+    return counts
+
+
+def _make_users(spec: SyntheticSpec, rng: np.random.Generator) -> dict:
+    u, g = spec.num_users, len(GENRES)
+    cap = _max_per_user(spec)
+    counts = np.zeros(u, dtype=np.int64)
+    n_low = int(round(spec.low_activity_share * u))
+    low = rng.permutation(u)[:n_low]
+    counts[low] = rng.integers(1, 6, size=n_low)
+    rest = np.ones(u, dtype=bool)
+    rest[low] = False
+    weights = np.exp(spec.activity_sigma * rng.standard_normal(u))
+    counts[rest] = _allocate(weights[rest], spec.num_ratings - int(counts.sum()), 6, cap, rng)
+
+    # Tastes: a few liked and a few disliked genres (popular genres more often), small
+    # leanings on the others.
+    keys = np.log(_GENRE_WEIGHTS) + rng.gumbel(size=(u, g))
+    order = np.argsort(-keys, axis=1, kind="stable")
+    n_like = rng.integers(1, 4, size=u)
+    n_dislike = rng.integers(1, 4, size=u)
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(g)[None, :].repeat(u, axis=0), axis=1)
+    liked = rank < n_like[:, None]
+    disliked = (rank >= n_like[:, None]) & (rank < (n_like + n_dislike)[:, None])
+    strength = np.abs(rng.normal(0.9, 0.25, size=(u, g)))
+    taste = rng.normal(0.0, 0.15, size=(u, g))
+    taste = np.where(liked, strength, np.where(disliked, -strength, taste)) * spec.taste_strength
+
+    bias = rng.normal(0.0, spec.user_bias_sd, size=u)
+    half = rng.random(u) < spec.half_star_user_share
+
+    # When each user rates: a start date, then a span (one sitting for some users).
+    one_sitting = rng.random(u) < 0.3
+    span = np.where(one_sitting, rng.lognormal(np.log(3600.0), 1.0, size=u),
+                    rng.lognormal(np.log(90 * 86400.0), 1.8, size=u))
+    period = spec.last_timestamp - spec.first_timestamp
+    span = np.minimum(span, 0.8 * period).astype(np.int64)
+    start = spec.first_timestamp + (rng.random(u) * (period - span)).astype(np.int64)
+    return dict(counts=counts, taste=taste, liked=liked, disliked=disliked, bias=bias,
+                half=half, start=start, span=span)
+
+
+# ---------------------------------------------------------------------------------------
+# Pairs and ratings
+
+
+def _in_sorted(values: np.ndarray, sorted_array: np.ndarray) -> np.ndarray:
+    if sorted_array.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    idx = np.searchsorted(sorted_array, values)
+    idx[idx == sorted_array.size] = 0
+    return sorted_array[idx] == values
+
+
+def _seed_pairs(spec: SyntheticSpec, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One rating for each of ``rated_movie_share`` of the movies, by a user drawn in
+    proportion to their number of ratings (sorted keys, never over a user's count)."""
+    m = spec.num_movies
+    k = int(round(spec.rated_movie_share * m))
+    movies = rng.permutation(m)[:k]
+    cum = np.cumsum(counts)
+    users = np.searchsorted(cum, rng.random(k) * cum[-1], side="right")
+    keys = np.sort(users * m + movies)
+    users = keys // m
+    first = np.searchsorted(users, users)              # rank of each seed within its user
+    return keys[np.arange(k) - first < counts[users]]
+
+
+def _sample_pairs(counts: np.ndarray, cdf: np.ndarray, rng: np.random.Generator,
+                  seeds: np.ndarray, popular_rounds: int = 12,
+                  chunk: int = 8_000_000) -> np.ndarray:
+    """Sorted int64 keys user_row * M + movie_row: ``counts[u]`` distinct movies per user.
+
+    Movies are drawn by popularity, with replacement; duplicates are dropped and each user
+    draws again what is missing. A heavy rater who has already taken most of the popular
+    movies would need many rounds, so after ``popular_rounds`` the rest is drawn by the
+    square root of popularity, and after twice that many uniformly.
+    """
+    u, m = len(counts), len(cdf)
+    # Square-root popularity: what a heavy rater still finds after the popular movies.
+    flat_cdf = np.cumsum(np.sqrt(np.diff(cdf, prepend=0.0)))
+    flat_cdf /= flat_cdf[-1]
+    flat_cdf[-1] = 1.0
+    keys = seeds
+    have = np.bincount(keys // m, minlength=u)
+    user_rows = np.arange(u, dtype=np.int64)
+    for round_ in range(10_000):
+        deficit = counts - have
+        if not deficit.any():
+            return keys
+        if round_ > 200:
+            raise RuntimeError("could not draw enough distinct movies per user")
+        new_parts = []
+        # Chunk by users so the first (big) round never holds more than ~chunk draws.
+        bounds = np.searchsorted(np.cumsum(deficit), np.arange(chunk, deficit.sum(), chunk))
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, u]):
+            d = deficit[lo:hi]
+            users = np.repeat(user_rows[lo:hi], d)
+            if round_ < 2 * popular_rounds:
+                movies = np.searchsorted(cdf if round_ < popular_rounds else flat_cdf,
+                                         rng.random(users.size), side="right")
+            else:
+                movies = rng.integers(0, m, size=users.size)
+            part = np.unique(users * m + movies)
+            new_parts.append(part[~_in_sorted(part, keys)])
+        new = np.concatenate(new_parts)
+        have += np.bincount(new // m, minlength=u)
+        # Two sorted runs: a stable sort merges them in linear time.
+        keys = np.sort(np.concatenate([keys, new]), kind="stable")
+    raise RuntimeError("unreachable")
+
+
+def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: dict,
+                  rng_times: np.random.Generator, rng_noise: np.random.Generator,
+                  rng_dirt: np.random.Generator) -> pd.DataFrame:
+    m, g = spec.num_movies, len(GENRES)
+    n = keys.size
+    user_row = keys // m
+    movie_row = keys - user_row * m
+    del keys
+
+    timestamp = users["start"][user_row] + (
+        users["span"][user_row] * rng_times.random(n) ** 3).astype(np.int64)
+
+    rating = np.empty(n, dtype=np.float64)
+    taste_flat = users["taste"].ravel()
+    slots, num_genres = movies["slots"], movies["num_genres"]
+    step = 4_000_000
+    for lo in range(0, n, step):
+        ur, mr = user_row[lo:lo + step], movie_row[lo:lo + step]
+        effect = np.zeros(ur.size)
+        for k in range(4):
+            genre = slots[mr, k]
+            has = genre >= 0
+            effect += np.where(has, taste_flat[ur * g + np.maximum(genre, 0)], 0.0)
+        ng = num_genres[mr]
+        effect = np.divide(effect, ng, out=effect, where=ng > 0)
+        raw = (spec.global_mean + users["bias"][ur] + movies["quality"][mr] + effect
+               + spec.noise_sd * rng_noise.standard_normal(ur.size))
+        half = users["half"][ur] & (timestamp[lo:lo + step] >= HALF_STARS_SINCE)
+        rating[lo:lo + step] = np.where(half, np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
+                                        np.clip(np.round(raw), 1.0, 5.0))
+
+    movie_id = movies["movie_ids"][movie_row].astype(np.float64)
+    del movie_row
+    # The dirt: one NaN rating and one NaN movieId, on rows of users with other ratings.
+    counts = users["counts"]
+    dirty: list[int] = []
+    while len(dirty) < 2:
+        row = int(rng_dirt.integers(0, n))
+        if counts[user_row[row]] >= 3 and row not in dirty:
+            dirty.append(row)
+    rating[dirty[0]] = np.nan
+    movie_id[dirty[1]] = np.nan
+
+    return pd.DataFrame({
+        "userId": user_row + 1,
+        "movieId": movie_id,
+        "rating": rating,
+        "timestamp": timestamp,
+    })
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m datasets.synthetic",
+        description="Write a deterministic synthetic MovieLens (ratings.csv, movies.csv).")
+    parser.add_argument("--size", default="fixture", choices=list(SIZES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="folder to write the CSV files into")
+    args = parser.parse_args(argv)
+    if args.seed < 0:
+        parser.error("--seed must be non-negative")
+    data = generate(args.size, args.seed)
+    out = write_data(data, args.out)
+    print(f"{out}: {len(data.ratings):,} ratings, {data.ratings['userId'].nunique():,} users, "
+          f"{len(data.movies):,} movies (size={args.size}, seed={args.seed})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
