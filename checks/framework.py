@@ -305,6 +305,9 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
             os.close(read_end)
             os.dup2(captured.fileno(), 1)
             os.dup2(captured.fileno(), 2)
+            # Python-level streams too (pytest and notebooks replace sys.stdout); line
+            # buffered so prints survive an os._exit.
+            sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
             try:
                 import torch
                 torch.set_num_threads(1)
