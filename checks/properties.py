@@ -8,5 +8,7 @@ PROPERTY = settings(
     max_examples=30,
     database=None,
     print_blob=False,
+    # One readable failure, not an ExceptionGroup of several.
+    report_multiple_bugs=False,
     suppress_health_check=list(HealthCheck),
 )
