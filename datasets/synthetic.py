@@ -19,14 +19,16 @@ what ``pandas.read_csv`` gives for the real ``ratings.csv`` and ``movies.csv``:
 How it is made (``truth`` holds every planted quantity):
 
 - popularity: a log-normal rank profile (a few blockbusters, a long tail of movies with a
-  handful of ratings or none), with a flatter head so the top movie is rated by roughly
-  half the users rather than all of them;
+  handful of ratings), with a flatter head so that on ML-sized data the top movie is rated
+  by about half of the users; movies out for longer tend to get the high ranks;
 - activity: log-normal ratings per user with a share of users with 1-5 ratings; each user
-  draws that many distinct movies by popularity;
+  draws that many distinct movies by popularity, over a personal period (a start date
+  and a span, one sitting for some users); no movie is rated before its release year;
 - rating = global mean + user bias + movie quality + the mean of the user's genre tastes
-  over the movie's genres + Gaussian noise, rounded to whole stars before MovieLens
+  over the movie's genres + skewed noise (a longer low tail), rounded to whole stars before
+  MovieLens
   introduced half stars (2003-02-12) and for the users who never use them, else to half
-  stars. Each user likes a few genres and dislikes a few.
+  stars, and clipped to 0.5..5.0. Each user likes a few genres and dislikes a few.
 
 Only ``numpy.random.Generator(PCG64)`` streams derived from the seed are used, so a size
 and seed always give the same tables and byte-identical CSV files.
@@ -60,7 +62,6 @@ _NUM_GENRES_P = np.array([0.30, 0.34, 0.24, 0.12])
 HALF_STARS_SINCE = 1045008000  # 2003-02-12 00:00:00 UTC
 
 RATINGS_COLUMNS = ("userId", "movieId", "rating", "timestamp")
-MOVIES_COLUMNS = ("movieId", "title", "genres")
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,16 @@ class SyntheticSpec:
     # Share of movies with "(no genres listed)" (at least one movie always has none).
     no_genres_share: float = 0.004
     # Planted rating model.
-    global_mean: float = 3.6
-    user_bias_sd: float = 0.45
-    quality_sd: float = 0.45
+    global_mean: float = 3.35
+    user_bias_sd: float = 0.5
+    quality_sd: float = 0.5
     # Correlation of a movie's quality with its log-popularity.
     quality_popularity_corr: float = 0.35
-    taste_strength: float = 1.0
-    noise_sd: float = 0.6
+    taste_strength: float = 1.4
+    noise_sd: float = 0.7
+    # Skew-normal shape of the noise: negative gives the long low tail of real ratings,
+    # so 4.0 stays the most common rating while the mean is about 3.5.
+    noise_skew: float = -3.0
     # Share of users who use half stars once MovieLens offers them.
     half_star_user_share: float = 0.7
     # First and last possible timestamp (unix seconds).
@@ -108,6 +112,8 @@ class SyntheticSpec:
     def __post_init__(self) -> None:
         if min(self.num_users, self.num_movies) < 2:
             raise ValueError("a synthetic dataset needs at least 2 users and 2 movies")
+        if not 0.0 < self.max_user_share <= 0.7:
+            raise ValueError("max_user_share must be in (0, 0.7]")
         cap = _max_per_user(self)
         if not 6 * self.num_users <= self.num_ratings <= cap * self.num_users:
             raise ValueError(
@@ -116,6 +122,10 @@ class SyntheticSpec:
                 f"movies (max_user_share={self.max_user_share})")
         if self.first_timestamp >= self.last_timestamp or self.first_year > self.last_year:
             raise ValueError("empty timestamp or year range")
+        last = np.datetime64(self.last_timestamp - 30 * 86400, "s").astype("datetime64[Y]")
+        if self.last_year > last.astype(np.int64) + 1970:
+            raise ValueError("last_year must not be after the year of last_timestamp "
+                             "(no movie is rated before its release)")
 
 
 def _max_per_user(spec: SyntheticSpec) -> int:
@@ -131,13 +141,13 @@ SIZES: dict[str, SyntheticSpec] = {
                              head_slope=0.7, no_genres_share=0.005),
     # ml-latest-small: 610 users, 9,742 movies (18 never rated), 100,836 ratings.
     "small": SyntheticSpec(num_users=610, num_movies=9_742, num_ratings=100_836,
-                           max_user_share=0.3, popularity_sigma=2.2, head_slope=0.6,
-                           rated_movie_share=0.998),
+                           max_user_share=0.3, popularity_sigma=2.2, head_slope=0.5,
+                           rated_movie_share=0.998, global_mean=3.27),
     # ML-32M: 200,948 users, 87,585 movies (84,432 rated), 32,000,204 ratings, from
     # 1995-01-09 to 2023-10-13.
     "ml-32m": SyntheticSpec(num_users=200_948, num_movies=87_585, num_ratings=32_000_204,
-                            max_user_share=0.35, popularity_sigma=2.4, head_slope=0.6,
-                            rated_movie_share=0.964, no_genres_share=0.02,
+                            max_user_share=0.35, popularity_sigma=2.8, head_slope=0.65,
+                            rated_movie_share=0.964, no_genres_share=0.02, global_mean=3.2,
                             first_timestamp=789652009, last_timestamp=1697164147,
                             first_year=1874, last_year=2023),
 }
@@ -206,13 +216,14 @@ def generate(size: str | SyntheticSpec = "fixture", seed: int = 0) -> SyntheticM
         raise ValueError(f"seed must be a non-negative int, not {seed!r}")
     streams = [np.random.Generator(np.random.PCG64(s))
                for s in np.random.SeedSequence(int(seed)).spawn(8)]
+    # One stream per part (and a spare), so a change in one part never shifts the others.
     rng_movies, rng_titles, rng_users, rng_pairs, rng_times, rng_noise, rng_dirt, _ = streams
 
     movies_part = _make_movies(spec, rng_movies)
     titles = _make_titles(spec, rng_titles, movies_part["year"], movies_part["primary_genre"])
-    users = _make_users(spec, rng_users)
-    keys = _sample_pairs(users["counts"], movies_part["cdf"], rng_pairs,
-                         _seed_pairs(spec, users["counts"], rng_pairs))
+    users = _make_users(spec, rng_users, movies_part["release"])
+    seeds = _seed_pairs(spec, users, movies_part["release"], rng_pairs)
+    keys = _sample_pairs(users, movies_part, rng_pairs, seeds)
     ratings = _make_ratings(spec, keys, users, movies_part, rng_times, rng_noise, rng_dirt)
 
     genres_col = _genre_strings(movies_part["genre_matrix"])
@@ -295,13 +306,23 @@ def _make_movies(spec: SyntheticSpec, rng: np.random.Generator) -> dict:
     genre_matrix[none] = 0.0
     primary[none] = -1
 
-    # Popularity: the profile's ranks dealt out to the movies at random.
-    profile = _popularity_profile(spec)
+    # Release years, more recent ones more common.
+    span = spec.last_year - spec.first_year
+    back = np.minimum(rng.gamma(2.0, 11.0, size=m), span).astype(np.int64)
+    year = spec.last_year - back
+    # Release moment: a day of that year, and never after the last rating can be made.
+    jan1 = (year - 1970).astype("datetime64[Y]").astype("datetime64[s]").astype(np.int64)
+    release = jan1 + (rng.random(m) * 365 * 86400).astype(np.int64)
+    release = np.minimum(release, spec.last_timestamp - 30 * 86400)
+
+    # Popularity: the profile's ranks dealt out at random, favouring the movies that have
+    # been out during more of the rating period (weighted shuffle: keys log(U) / weight).
+    period = spec.last_timestamp - spec.first_timestamp
+    out_for = (spec.last_timestamp - np.maximum(release, spec.first_timestamp)) / period
+    weight = np.clip(out_for, 0.02, 1.0)
+    rank_order = np.argsort(np.log(rng.random(m)) / weight, kind="stable")[::-1]
     popularity = np.empty(m)
-    popularity[rng.permutation(m)] = profile
-    cdf = np.cumsum(popularity)
-    cdf /= cdf[-1]
-    cdf[-1] = 1.0
+    popularity[rank_order] = _popularity_profile(spec)
 
     # Quality, mildly correlated with popularity (the popular movies are the better ones).
     log_pop = np.log(popularity)
@@ -309,18 +330,14 @@ def _make_movies(spec: SyntheticSpec, rng: np.random.Generator) -> dict:
     rho = spec.quality_popularity_corr
     quality = spec.quality_sd * (rho * z_pop + np.sqrt(1 - rho * rho) * rng.standard_normal(m))
 
-    # Release years, more recent ones more common.
-    span = spec.last_year - spec.first_year
-    back = np.minimum(rng.gamma(2.0, 11.0, size=m), span).astype(np.int64)
-    year = spec.last_year - back
-
     # Movie genre lists for fast per-rating lookups: up to 4 genre columns, -1 padded.
     slots = np.full((m, 4), -1, dtype=np.int64)
     rr, cc = np.nonzero(genre_matrix)
     pos = np.arange(len(rr)) - np.searchsorted(rr, rr)      # rank within the row
     slots[rr, pos] = cc
     return dict(movie_ids=movie_ids, genre_matrix=genre_matrix, primary_genre=primary,
-                popularity=popularity, cdf=cdf, quality=quality, year=year, slots=slots,
+                popularity=popularity, quality=quality, year=year, release=release,
+                slots=slots,
                 num_genres=genre_matrix.sum(axis=1).astype(np.float64))
 
 
@@ -515,7 +532,7 @@ def _allocate(weights: np.ndarray, total: int, lo: int, hi: int,
     return counts
 
 
-def _make_users(spec: SyntheticSpec, rng: np.random.Generator) -> dict:
+def _make_users(spec: SyntheticSpec, rng: np.random.Generator, release: np.ndarray) -> dict:
     u, g = spec.num_users, len(GENRES)
     cap = _max_per_user(spec)
     counts = np.zeros(u, dtype=np.int64)
@@ -551,12 +568,27 @@ def _make_users(spec: SyntheticSpec, rng: np.random.Generator) -> dict:
     period = spec.last_timestamp - spec.first_timestamp
     span = np.minimum(span, 0.8 * period).astype(np.int64)
     start = spec.first_timestamp + (rng.random(u) * (period - span)).astype(np.int64)
+    end = start + span
+    # A user can only rate movies released by the end of their period. Whoever wants more
+    # than 70% of those keeps rating until the last day instead.
+    released = np.sort(release)
+    crowded = counts > 0.7 * np.searchsorted(released, end, side="right")
+    end[crowded] = spec.last_timestamp
     return dict(counts=counts, taste=taste, liked=liked, disliked=disliked, bias=bias,
-                half=half, start=start, span=span)
+                half=half, start=start, end=end)
 
 
 # ---------------------------------------------------------------------------------------
 # Pairs and ratings
+
+
+def _unique_sorted(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique without its hash-table path, faster here)."""
+    values = np.sort(values)
+    keep = np.empty(values.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def _in_sorted(values: np.ndarray, sorted_array: np.ndarray) -> np.ndarray:
@@ -567,62 +599,109 @@ def _in_sorted(values: np.ndarray, sorted_array: np.ndarray) -> np.ndarray:
     return sorted_array[idx] == values
 
 
-def _seed_pairs(spec: SyntheticSpec, counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _seed_pairs(spec: SyntheticSpec, users: dict, release: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
     """One rating for each of ``rated_movie_share`` of the movies, by a user drawn in
-    proportion to their number of ratings (sorted keys, never over a user's count)."""
-    m = spec.num_movies
+    proportion to their number of ratings among those active after the release (sorted
+    keys, never over a user's count; a movie nobody could rate is left out)."""
+    m, counts, end = spec.num_movies, users["counts"], users["end"]
     k = int(round(spec.rated_movie_share * m))
     movies = rng.permutation(m)[:k]
-    cum = np.cumsum(counts)
-    users = np.searchsorted(cum, rng.random(k) * cum[-1], side="right")
-    keys = np.sort(users * m + movies)
-    users = keys // m
-    first = np.searchsorted(users, users)              # rank of each seed within its user
-    return keys[np.arange(k) - first < counts[users]]
+    # Users by end of period: the ones able to rate a movie are a suffix of that order.
+    by_end = np.argsort(end, kind="stable")
+    cum = np.cumsum(counts[by_end])
+    first_able = np.searchsorted(end[by_end], release[movies], side="left")
+    lo = np.where(first_able > 0, cum[np.maximum(first_able - 1, 0)], 0)
+    able = first_able < len(by_end)
+    movies, lo = movies[able], lo[able]
+    pick = lo + rng.random(movies.size) * (cum[-1] - lo)
+    chosen = by_end[np.minimum(np.searchsorted(cum, pick, side="right"), len(by_end) - 1)]
+    keys = np.sort(chosen * m + movies)
+    chosen = keys // m
+    first = np.searchsorted(chosen, chosen)            # rank of each seed within its user
+    return keys[np.arange(keys.size) - first < counts[chosen]]
 
 
-def _sample_pairs(counts: np.ndarray, cdf: np.ndarray, rng: np.random.Generator,
-                  seeds: np.ndarray, popular_rounds: int = 12,
-                  chunk: int = 8_000_000) -> np.ndarray:
-    """Sorted int64 keys user_row * M + movie_row: ``counts[u]`` distinct movies per user.
+def _alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table for drawing index i with probability p[i] in O(1)."""
+    n = len(p)
+    q = (p * (n / p.sum())).tolist()
+    prob = np.ones(n)
+    alias = np.arange(n, dtype=np.int64)
+    small = [i for i in range(n) if q[i] < 1.0]
+    large = [i for i in range(n) if q[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large[-1]
+        prob[s], alias[s] = q[s], g
+        q[g] -= 1.0 - q[s]
+        if q[g] < 1.0:
+            small.append(large.pop())
+    return prob, alias
 
-    Movies are drawn by popularity, with replacement; duplicates are dropped and each user
-    draws again what is missing. A heavy rater who has already taken most of the popular
-    movies would need many rounds, so after ``popular_rounds`` the rest is drawn by the
-    square root of popularity, and after twice that many uniformly.
+
+def _draw(table: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Generator) -> np.ndarray:
+    prob, alias = table
+    x = rng.random(size) * len(prob)
+    idx = np.minimum(x.astype(np.int64), len(prob) - 1)
+    return np.where(x - idx < prob[idx], idx, alias[idx])
+
+
+def _sample_pairs(users_: dict, movies_: dict, rng: np.random.Generator, seeds: np.ndarray,
+                  popular_rounds: int = 12, chunk: int = 8_000_000) -> np.ndarray:
+    """Sorted int64 keys user_row * M + movie_row: ``counts[u]`` distinct movies per user,
+    each released before the end of the user's period.
+
+    Movies are drawn by popularity, with replacement; duplicates and movies released too
+    late are dropped and each user draws again what is missing. A heavy rater who has
+    already taken most of the popular movies would need many rounds, so after
+    ``popular_rounds`` the rest is drawn by the square root of popularity, and after twice
+    that many uniformly among the movies the user can rate.
     """
-    u, m = len(counts), len(cdf)
+    counts, end = users_["counts"], users_["end"]
+    popularity, release = movies_["popularity"], movies_["release"]
+    u, m = len(counts), len(popularity)
+    by_release = np.argsort(release, kind="stable")
+    num_able = np.searchsorted(release[by_release], end, side="right")
+    popular = _alias_table(popularity)
     # Square-root popularity: what a heavy rater still finds after the popular movies.
-    flat_cdf = np.cumsum(np.sqrt(np.diff(cdf, prepend=0.0)))
-    flat_cdf /= flat_cdf[-1]
-    flat_cdf[-1] = 1.0
-    keys = seeds
-    have = np.bincount(keys // m, minlength=u)
+    flatter = _alias_table(np.sqrt(popularity))
+    runs = [seeds]                 # sorted, pairwise disjoint; merged once at the end
+    have = np.bincount(seeds // m, minlength=u)
     user_rows = np.arange(u, dtype=np.int64)
-    for round_ in range(10_000):
+    for round_ in range(2 * popular_rounds + 200):
         deficit = counts - have
         if not deficit.any():
-            return keys
-        if round_ > 200:
-            raise RuntimeError("could not draw enough distinct movies per user")
-        new_parts = []
+            return np.sort(np.concatenate(runs))
+        parts = []
         # Chunk by users so the first (big) round never holds more than ~chunk draws.
         bounds = np.searchsorted(np.cumsum(deficit), np.arange(chunk, deficit.sum(), chunk))
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, u]):
-            d = deficit[lo:hi]
-            users = np.repeat(user_rows[lo:hi], d)
+            users = np.repeat(user_rows[lo:hi], deficit[lo:hi])
             if round_ < 2 * popular_rounds:
-                movies = np.searchsorted(cdf if round_ < popular_rounds else flat_cdf,
-                                         rng.random(users.size), side="right")
+                movies = _draw(popular if round_ < popular_rounds else flatter, users.size, rng)
             else:
-                movies = rng.integers(0, m, size=users.size)
-            part = np.unique(users * m + movies)
-            new_parts.append(part[~_in_sorted(part, keys)])
-        new = np.concatenate(new_parts)
+                able = num_able[users]
+                pick = (rng.random(users.size) * able).astype(np.int64)
+                movies = by_release[np.minimum(pick, able - 1)]
+            ok = release[movies] <= end[users]
+            parts.append(_unique_sorted(users[ok] * m + movies[ok]))
+        new = np.concatenate(parts)           # user ranges ascend: still sorted
+        fresh = np.ones(new.size, dtype=bool)
+        for run in runs:
+            fresh &= ~_in_sorted(new, run)
+        new = new[fresh]
+        runs.append(new)
         have += np.bincount(new // m, minlength=u)
-        # Two sorted runs: a stable sort merges them in linear time.
-        keys = np.sort(np.concatenate([keys, new]), kind="stable")
-    raise RuntimeError("unreachable")
+    raise RuntimeError("could not draw enough distinct movies per user")
+
+
+def _skew_noise(shape: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Skew-normal draws with mean 0 and standard deviation 1."""
+    delta = shape / np.sqrt(1.0 + shape * shape)
+    z = rng.standard_normal((2, n))
+    x = delta * np.abs(z[0]) + np.sqrt(1.0 - delta * delta) * z[1]
+    mean = delta * np.sqrt(2.0 / np.pi)
+    return (x - mean) / np.sqrt(1.0 - mean * mean)
 
 
 def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: dict,
@@ -634,8 +713,10 @@ def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: di
     movie_row = keys - user_row * m
     del keys
 
-    timestamp = users["start"][user_row] + (
-        users["span"][user_row] * rng_times.random(n) ** 3).astype(np.int64)
+    # Within the user's period, after the release; early in that window more often.
+    first = np.maximum(users["start"][user_row], movies["release"][movie_row])
+    timestamp = first + ((users["end"][user_row] - first) * rng_times.random(n) ** 3).astype(np.int64)
+    del first
 
     rating = np.empty(n, dtype=np.float64)
     taste_flat = users["taste"].ravel()
@@ -651,7 +732,7 @@ def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: di
         ng = num_genres[mr]
         effect = np.divide(effect, ng, out=effect, where=ng > 0)
         raw = (spec.global_mean + users["bias"][ur] + movies["quality"][mr] + effect
-               + spec.noise_sd * rng_noise.standard_normal(ur.size))
+               + spec.noise_sd * _skew_noise(spec.noise_skew, ur.size, rng_noise))
         half = users["half"][ur] & (timestamp[lo:lo + step] >= HALF_STARS_SINCE)
         rating[lo:lo + step] = np.where(half, np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
                                         np.clip(np.round(raw), 1.0, 5.0))
@@ -668,12 +749,9 @@ def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: di
     rating[dirty[0]] = np.nan
     movie_id[dirty[1]] = np.nan
 
-    return pd.DataFrame({
-        "userId": user_row + 1,
-        "movieId": movie_id,
-        "rating": rating,
-        "timestamp": timestamp,
-    })
+    user_row += 1
+    return pd.DataFrame({"userId": user_row, "movieId": movie_id, "rating": rating,
+                         "timestamp": timestamp}, copy=False)
 
 
 # ---------------------------------------------------------------------------------------
