@@ -13,7 +13,7 @@ from pathlib import Path
 
 from course import index
 from course.paths import LESSONS_DIR, REPO, SOLUTIONS_DIR
-from checks.framework import PASS, LessonResult, load_file, run_lesson
+from checks.framework import PASS, LessonResult, checks_for, load_file, run_lesson
 
 SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIMEOUT": "TIME", "MISSING": "MISS"}
 
@@ -62,41 +62,86 @@ def render(result: LessonResult, verbose_next: bool = True) -> str:
 
 
 def next_step(result: LessonResult) -> str:
+    """What the learner should do now: a clear "done" line and the next lesson, or the
+    first task that does not pass yet."""
     lesson = index.lesson(result.lesson)
     if result.passed:
+        done = _color(f"Lesson {lesson.number} is done: {result.earned}/{result.possible} points.", "1;32")
         following = index.next_lesson(lesson.number)
-        done = f"Lesson {lesson.number} is done."
         if following is None:
-            return done + " That was the last lesson: you have built the whole recommender. Try `make demo`."
-        return (f"{done} Next: lesson {following.number}, {following.title}. Read "
-                f"{following.text_path.relative_to(REPO)}, then run `make check LESSON={following.number}`.")
-    first = next(r for r in result.results if r.status != PASS) if result.results else None
+            return (done + "\nThat was the last lesson: you have built the whole recommender, from raw "
+                    "ratings to recommendations for a brand-new user. Run `make demo` to see it on "
+                    "MovieLens, and `make progress` for your scores.")
+        read = (f"read {following.text_path.relative_to(REPO)}, " if following.text_path.exists() else "")
+        return (f"{done}\nNext: lesson {following.number}, {following.title} (about {following.minutes} min): "
+                f"{read}fill in {following.stub_path.relative_to(REPO)}, then run "
+                f"`make check LESSON={following.number}` (or `make watch LESSON={following.number}`).")
+    if result.load_error:
+        return ("Next: fix the problem above so that Python can load your file, then run the check again "
+                f"(`make reset LESSON={lesson.number}` brings back the stub; your file is backed up first).")
+    first = next((r for r in result.results if r.status != PASS), None)
     if first is None:
         return "Fix the problem above, then run the check again."
+    passed_tasks = _passed_tasks(result)
+    so_far = f"{len(passed_tasks)} of {len(lesson.tasks)} tasks pass so far. " if passed_tasks else ""
     if first.status == "TODO":
-        return (f"Next: task {first.task} in {lesson.stub_path.relative_to(REPO)} "
+        return (f"{so_far}Next: task {first.task} in {lesson.stub_path.relative_to(REPO)} "
                 f"(stuck? `make hint LESSON={lesson.number} TASK={first.task}`).")
-    return (f"Next: fix task {first.task} first; later tasks often follow from it "
+    return (f"{so_far}Next: fix task {first.task} first; later tasks often follow from it "
             f"(`make hint LESSON={lesson.number} TASK={first.task}` for a hint).")
 
 
+def _passed_tasks(result: LessonResult) -> list[str]:
+    by_task: dict[str, bool] = {}
+    for r in result.results:
+        by_task[r.task] = by_task.get(r.task, True) and r.status == PASS
+    return [task for task, ok in by_task.items() if ok]
+
+
+def is_pristine_stub(number: int, folder: Path = LESSONS_DIR) -> bool:
+    """True when the lesson file is exactly the generated stub (nothing written yet)."""
+    from course.stubgen import make_stub
+
+    lesson = index.lesson(number)
+    path = folder / f"{lesson.module}.py"
+    try:
+        return path.read_text() == make_stub(lesson.solution_path.read_text(), lesson)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def possible_points(number: int) -> int:
+    return sum(item.points for item in checks_for(number))
+
+
 def progress(folder: Path = LESSONS_DIR) -> tuple[str, bool]:
+    """Every lesson's points and state, then the next lesson to do. A lesson whose file is
+    still the untouched stub is not run (it scores 0), so a fresh checkout answers at once."""
+    all_lessons = index.lessons()
+    width = max(len(lesson.title) for lesson in all_lessons)
     lines = ["Progress:", ""]
     next_todo = None
-    all_done = True
-    for lesson in index.lessons():
-        result = grade(lesson.number, folder)
-        state = "done" if result.passed else ("not started" if result.earned == 0 else "in progress")
-        lines.append(f"  {lesson.number}  {lesson.title:<34} {result.earned:>3}/{result.possible:<3} {state}")
-        if not result.passed:
-            all_done = False
-            next_todo = next_todo or lesson
-    lines.append("")
+    earned = possible = done = 0
+    for lesson in all_lessons:
+        if is_pristine_stub(lesson.number, folder):
+            got, out_of, state, passed = 0, possible_points(lesson.number), "not started", False
+        else:
+            result = grade(lesson.number, folder)
+            got, out_of, passed = result.earned, result.possible, result.passed
+            state = ("done" if passed else "cannot be loaded" if result.load_error
+                     else "not started" if got == 0 else "in progress")
+        mark = _color("done", "32") if passed else state
+        lines.append(f"  {lesson.number}  {lesson.title:<{width}}  {got:>3}/{out_of:<3}  {mark}")
+        earned, possible, done = earned + got, possible + out_of, done + passed
+        if not passed and next_todo is None:
+            next_todo = lesson
+    lines += ["", f"  Total: {earned}/{possible} points; {done} of {len(all_lessons)} lessons done.", ""]
     if next_todo:
-        lines.append(f"Next: lesson {next_todo.number}, {next_todo.title}: `make check LESSON={next_todo.number}`.")
+        lines.append(f"Next: lesson {next_todo.number}, {next_todo.title}: `make check LESSON={next_todo.number}` "
+                     f"(`make hint LESSON={next_todo.number}` if you are stuck).")
     else:
-        lines.append("Every lesson passes. Well done.")
-    return "\n".join(lines), all_done
+        lines.append("Every lesson passes. Well done: you have built the whole recommender. Try `make demo`.")
+    return "\n".join(lines), next_todo is None
 
 
 def main(argv: list[str] | None = None) -> int:
