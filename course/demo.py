@@ -1,0 +1,320 @@
+"""``make demo``: the whole reference pipeline on MovieLens, end to end.
+
+    python -m course.demo --dataset ml-latest-small     (make demo)
+    python -m course.demo --dataset ml-32m              (make demo DATASET=ml-32m)
+
+Cleans and prepares the data (lessons 1-4), trains the two towers (lessons 5-6), compares
+the validation error with two baselines a model has to beat, then shows what the model
+learnt: the most similar movies of the seed post's seven query movies (lessons 7-8), the
+five personas' recommendations (lesson 9), the loss curve and a 2-D map of movie embeddings
+(PNG files under ``outputs/``). Every setting comes from ``course.config.CONFIGS[dataset]``.
+It trains on the GPU when PyTorch sees one.
+
+``--synthetic SIZE`` (not listed in ``--help``) runs the same code on the deterministic
+synthetic MovieLens of ``datasets.synthetic`` instead of the installed data, with the
+settings made for that size (fixture, ml-latest-small for small, ml-32m; ``--config NAME``
+picks others). The tests use ``--synthetic fixture``; ``--dataset ml-32m --synthetic
+ml-32m`` runs the ML-32M code path (BLOG_DEFAULTS) without the download.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from course.config import CourseConfig, get_config
+from course.containers import Examples, Params, PreparedData
+from course.paths import OUTPUT_DIR, data_dir
+from course.personas import PERSONAS, SIMILAR_QUERIES
+
+# Default settings for each synthetic size (--synthetic SIZE without --config).
+SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
+SIMILAR_K = 5            # neighbours listed per query movie
+NUM_RECOMMENDATIONS = 10
+MAP_MOVIES = 40          # the most-rated movies drawn on the embedding map
+# The genre that names a movie's colour on the map: the first of these it has.
+MAP_GENRES = ("Animation", "Children", "Horror", "Sci-Fi", "Fantasy", "War", "Crime", "Romance",
+              "Comedy", "Action", "Thriller", "Drama")
+
+
+@dataclass
+class Baselines:
+    user_mean: float   # predict the user's own mean rating: 0 for the debiased target
+    movie_mean: float  # predict the movie's mean debiased rating among training users
+
+
+class Stopwatch:
+    """Wall time of each named stage, in order."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, float]] = []
+
+    @contextmanager
+    def stage(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages.append((name, time.perf_counter() - start))
+
+    def table(self) -> str:
+        width = max(len(name) for name, _ in self.stages)
+        total = sum(seconds for _, seconds in self.stages)
+        rows = [f"  {name:<{width}}  {seconds:6.2f} s" for name, seconds in self.stages]
+        return "\n".join([*rows, f"  {'total':<{width}}  {total:6.2f} s"])
+
+
+def heading(text: str) -> None:
+    print(f"\n== {text} ==", flush=True)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_tables(dataset: str, synthetic: str | None, seed: int):
+    """``(ratings, movies, description)`` from the installed dataset or the generator."""
+    if synthetic:
+        from datasets import synthetic as synth
+        data = synth.generate(synthetic, seed)
+        return data.ratings, data.movies, f"synthetic {synthetic!r} data (seed {seed})"
+    from solutions.pipeline import read_movielens
+    folder = data_dir() / dataset
+    if not (folder / "ratings.csv").exists():
+        raise SystemExit(f"{dataset} is not installed in {folder}. Install it with: "
+                         f"make data DATASET={dataset}   (SOURCE=path/to/{dataset}.zip offline)")
+    ratings, movies = read_movielens(folder)
+    return ratings, movies, f"{dataset} from {folder}"
+
+
+def measure_baselines(data: PreparedData) -> Baselines:
+    """Two models with no learning, scored on the same validation examples as the model."""
+    train, val = data.train, data.val
+    user_mean = float((val.target ** 2).mean())
+    num_movies = len(data.top_movies)
+    total = torch.zeros(num_movies, dtype=torch.float64).index_add_(0, train.movie_row, train.target.double())
+    count = torch.bincount(train.movie_row, minlength=num_movies).double()
+    movie_mean = torch.where(count > 0, total / count.clamp(min=1), 0.0)
+    predicted = movie_mean[val.movie_row]
+    return Baselines(user_mean, float(((predicted - val.target.double()) ** 2).mean()))
+
+
+def to_device(data: PreparedData, device: torch.device) -> PreparedData:
+    """The tensors the training loop reads, moved to ``device``."""
+    def move(ex: Examples) -> Examples:
+        return Examples(ex.user_row.to(device), ex.movie_row.to(device), ex.target.to(device))
+    return replace(data, user_context=data.user_context.to(device),
+                   movie_genres=data.movie_genres.to(device), train=move(data.train), val=move(data.val))
+
+
+def params_to(params: Params, device: torch.device) -> Params:
+    return Params(*(p.detach().to(device).requires_grad_(True) for p in params.as_list()))
+
+
+def short_title(title: str, width: int = 28) -> str:
+    """A label for the map: 'Matrix, The (1999)' -> 'The Matrix'. A long title keeps its
+    subtitle ('Star Wars: Episode IV - A New Hope' -> 'A New Hope'), then is cut."""
+    name = re.sub(r"\s*\(\d{4}(?:-\d{4})?\)\s*$", "", title)
+    name = re.sub(r"\s*\(.*?\)", "", name) or name  # alternative titles in brackets
+    match = re.fullmatch(r"(.*), (The|A|An)", name)
+    if match:
+        name = f"{match.group(2)} {match.group(1)}"
+    if len(name) > width and ":" in name:
+        name = name.split(":", 1)[1].split(" - ")[-1].strip() or name
+    return name if len(name) <= width else name[:width - 1].rstrip() + "…"
+
+
+def plot_embedding_map(combined: torch.Tensor, data: PreparedData, path: Path,
+                       num_movies: int = MAP_MOVIES) -> Path:
+    """PCA of the combined embeddings of the most-rated movies, one labelled dot each."""
+    from matplotlib.figure import Figure
+
+    rows = list(range(min(num_movies, len(data.top_movies))))
+    points = combined[rows].detach().cpu().double()
+    points = points - points.mean(dim=0)
+    # The two directions along which these embeddings vary most (principal components).
+    _, _, vh = torch.linalg.svd(points, full_matrices=False)
+    xy = (points @ vh[:2].T).numpy() if vh.shape[0] >= 2 else torch.zeros((len(rows), 2)).numpy()
+
+    figure = Figure(figsize=(11, 8))
+    axes = figure.subplots()
+    colours: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        movie_id = data.top_movies[row]
+        genres = data.maps.genres_by_id.get(movie_id, ())
+        group = next((g for g in MAP_GENRES if g in genres), "other")
+        first = group not in colours
+        colours.setdefault(group, f"C{len(colours) % 10}")
+        axes.scatter(xy[i, 0], xy[i, 1], color=colours[group], s=30, label=group if first else None)
+        axes.annotate(short_title(data.maps.title_by_id[movie_id]), (xy[i, 0], xy[i, 1]), fontsize=7,
+                      xytext=(3, 3), textcoords="offset points")
+    axes.legend(title="genre", fontsize=8, loc="best")
+    axes.set_title(f"Combined embeddings of the {len(rows)} most-rated movies (PCA, 2 components)")
+    axes.set_xlabel("first principal component")
+    axes.set_ylabel("second principal component")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def similar_movies_section(combined: torch.Tensor, data: PreparedData) -> None:
+    from solutions.lesson08_similarity import similar_titles
+
+    catalogue = set(data.top_movies)
+    for title in SIMILAR_QUERIES:
+        movie_id = data.maps.id_by_title.get(title)
+        if movie_id not in catalogue:
+            why = "not in movies.csv" if movie_id is None else "too few ratings to be in the catalogue"
+            print(f"\n{title}: skipped ({why})")
+            continue
+        similar = similar_titles(title, SIMILAR_K, combined, data.top_movies,
+                                 data.maps.id_by_title, data.maps.title_by_id)
+        print(f"\n{title}")
+        for i, other in enumerate(similar, 1):
+            print(f"  {i}. {other}")
+
+
+def personas_section(params: Params, combined: torch.Tensor, data: PreparedData, strength: float) -> None:
+    from solutions import lesson09_personas as l9
+
+    for persona in PERSONAS:
+        known = [t for t in persona.favourite_titles if t in data.maps.id_by_title]
+        missing = [t for t in persona.favourite_titles if t not in data.maps.id_by_title]
+        favourite_ids = [data.maps.id_by_title[t] for t in known]
+        try:
+            context = l9.persona_context(list(persona.liked_genres), list(persona.disliked_genres),
+                                         favourite_ids, data.context_index, strength)
+        except ValueError as error:  # a genre this catalogue does not have
+            print(f"\n{persona.name}: skipped ({error})")
+            continue
+        scores = l9.score_catalogue(params, context.to(combined.device), combined).cpu()
+        liked_rows = [data.movie_index[m] for m in favourite_ids if m in data.movie_index]
+        rows = l9.recommend(scores, liked_rows, NUM_RECOMMENDATIONS)
+        print()
+        print(l9.format_recommendations(persona.name, list(persona.liked_genres), list(persona.disliked_genres),
+                                        known, [data.maps.title_by_id[data.top_movies[r]] for r in rows]))
+        unseen = [t for t, m in zip(known, favourite_ids) if m not in data.context_index.movie_slot]
+        if missing:
+            print(f"(not in movies.csv, left out: {'; '.join(missing)})")
+        if unseen:
+            print(f"(no user-context slot, so the user tower cannot see: {'; '.join(unseen)})")
+
+
+def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
+             device: torch.device, progress: bool = True, clock: Stopwatch | None = None) -> dict:
+    """Every stage of the demo; prints as it goes and returns what it measured."""
+    from solutions import lesson05_weights as l5
+    from solutions import lesson06_training as l6
+    from solutions import lesson07_embeddings as l7
+    from solutions.pipeline import prepare
+
+    clock = clock or Stopwatch()
+    heading("Data")
+    counts = ratings.groupby("movieId").size()
+    if int((counts > cfg.data.min_ratings_per_movie).sum()) < 2:
+        raise SystemExit(f"{source}: fewer than 2 movies have more than {cfg.data.min_ratings_per_movie} "
+                         "ratings (min_ratings_per_movie), so there is nothing to train on; "
+                         "are these the settings for this dataset?")
+    with clock.stage("prepare (lessons 1-4)"):
+        data = prepare(ratings, movies, cfg.data)
+    print(f"{source}: {len(ratings):,} ratings, {len(movies):,} movies")
+    print(f"catalogue: {len(data.top_movies):,} movies with more than {cfg.data.min_ratings_per_movie} "
+          f"ratings, {len(data.genre_index)} genres, user context of {data.context_index.size} slots")
+    print(f"examples: {len(data.train):,} training ({data.train.user_row.unique().numel():,} users), "
+          f"{len(data.val):,} validation ({data.val.user_row.unique().numel():,} other users)")
+
+    with clock.stage("baselines"):
+        baselines = measure_baselines(data)
+
+    heading(f"Training on {device.type}")
+    t, m = cfg.train, cfg.model
+    print(f"up to {t.steps:,} steps of batch {t.batch_size}, learning rate {t.lr_schedule}, "
+          f"weight decay {t.weight_decay}, early stopping patience {t.patience} "
+          f"(evaluations every {t.eval_every} steps); embeddings {m.item_feature_dim} + {m.item_id_dim}")
+    with clock.stage("train (lessons 5-6)"):
+        params = l5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
+                                    m, torch.Generator().manual_seed(m.init_seed))
+        params = params_to(params, device)
+        on_device = to_device(data, device)
+        history = l6.train(params, on_device, t, torch.Generator().manual_seed(t.seed), progress=progress)
+    best = history.val_loss[history.steps.index(history.best_step)]
+    stop = f"stopped early at step {history.steps[-1]:,}" if history.stopped_early else f"ran all {t.steps:,} steps"
+    print(f"{stop}; best validation loss at step {history.best_step:,} (those parameters are kept)")
+
+    heading("Validation mean squared error (debiased ratings, lower is better)")
+    rows = [("two-tower model", best),
+            ("baseline: the user's own mean rating", baselines.user_mean),
+            ("baseline: the movie's mean rating among training users", baselines.movie_mean)]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value:.4f}")
+    better = min(baselines.user_mean, baselines.movie_mean)
+    verdict = "beats" if best < better else "does NOT beat"
+    print(f"The model {verdict} the better baseline by {better - best:+.4f} "
+          f"({100 * (better - best) / better:+.1f} %), on {len(data.val):,} ratings of unseen users.")
+    if history.steps[-1] != history.best_step:
+        print(f"(Early stopping picked the step by this same validation loss, so it flatters the "
+              f"model a little: the last evaluation, at step {history.steps[-1]:,}, gave "
+              f"{history.val_loss[-1]:.4f}.)")
+
+    with clock.stage("embeddings (lesson 7)"):
+        embeddings = l7.movie_embeddings(params, on_device.movie_genres)
+    heading(f"Most similar movies (combined embedding, {SIMILAR_K} nearest)")
+    with clock.stage("similar movies (lesson 8)"):
+        similar_movies_section(embeddings.combined, data)
+
+    heading("Recommendations for five new users (no retraining)")
+    with clock.stage("personas (lesson 9)"):
+        personas_section(params, embeddings.combined, data, cfg.data.persona_strength)
+
+    heading("Figures")
+    with clock.stage("figures"):
+        loss_path = l6.plot_loss_curve(history, out_dir / "loss_curve.png")
+        map_path = plot_embedding_map(embeddings.combined, data, out_dir / "movie_map.png")
+    print(f"loss curve:          {loss_path}")
+    print(f"movie embedding map: {map_path}")
+    return {"val_loss": best, "baselines": baselines, "history": history,
+            "figures": [loss_path, map_path]}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m course.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", default="ml-latest-small",
+                        help="installed MovieLens dataset to run on (settings: course/config.py)")
+    parser.add_argument("--out", type=Path, default=OUTPUT_DIR, help="folder for the PNG figures")
+    parser.add_argument("--device", default="auto", help="cuda, cpu or auto (cuda when available)")
+    parser.add_argument("--no-progress", action="store_true", help="no training progress bar")
+    parser.add_argument("--synthetic", metavar="SIZE", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    clock = Stopwatch()
+    config_name = args.config or (SYNTHETIC_CONFIG.get(args.synthetic, args.dataset) if args.synthetic
+                                  else args.dataset)
+    cfg = get_config(config_name)
+    print(f"Two-tower recommender demo: settings CONFIGS[{config_name!r}] from course/config.py")
+    with clock.stage("read data"):
+        ratings, movies, source = load_tables(args.dataset, args.synthetic, args.seed)
+    run_demo(cfg, ratings, movies, source, args.out, pick_device(args.device),
+             progress=not args.no_progress, clock=clock)
+    heading("Time per stage")
+    print(clock.table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
