@@ -12,7 +12,7 @@ LESSON  ?=
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data stubs check check-solutions progress test demo bench hint reset watch grade nbval
+.PHONY: help venv data stubs check check-solutions progress test demo bench hint reset watch grade nbval notebooks
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,19 @@ grade: venv ## (instructors) grade SUBMISSION=path (a learner's checkout, or a f
 
 test: venv data ## the maintainers' test suite
 	$(PY) -m pytest -q
+	$(NBVAL)
+
+# Strict nbval (every output compared, not --nbval-lax), in this environment's kernel; the
+# sanitize file masks wall-clock durations and nothing else. An empty MPLBACKEND lets the
+# kernel draw figures inline even where the environment sets MPLBACKEND=Agg (some CI images).
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with solutions/notebooks/sanitize.cfg
+NBVAL = MPLBACKEND= $(PY) -m pytest -q $(NBVAL_FLAGS) solutions/notebooks
+
+nbval: venv data ## re-execute the solution notebooks and compare every output with the stored one
+	$(NBVAL)
+
+notebooks: venv data ## (maintainers) re-execute solutions/notebooks from their .py sources and store the outputs
+	$(PY) solutions/notebooks/build.py
 
 demo: venv data ## the whole pipeline on MovieLens: train, baselines, similar movies, personas (DATASET=...)
 	$(PY) -m course.demo --dataset $(DATASET)
