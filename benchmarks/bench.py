@@ -124,12 +124,11 @@ def run_size(size: str, out=sys.stdout) -> None:
     from solutions import lesson02_vocabularies as l2
     from solutions import lesson03_masking as l3
     from solutions import lesson04_debiasing as l4
-    from solutions import lesson05_weights as l5
     from solutions import lesson06_training as l6
     from solutions import lesson07_embeddings as l7
     from solutions import lesson08_similarity as l8
     from solutions import lesson09_personas as l9
-    from solutions.pipeline import to_prepared
+    from solutions.pipeline import new_parameters, to_prepared
     from types import SimpleNamespace
 
     torch.manual_seed(0)
@@ -176,8 +175,7 @@ def run_size(size: str, out=sys.stdout) -> None:
     gc.collect()
 
     m, t = cfg.model, cfg.train
-    params = l5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
-                                m, torch.Generator().manual_seed(m.init_seed))
+    params = new_parameters(data, m)
     generator = torch.Generator().manual_seed(t.seed)
     with rec.stage(f"training: {TRAIN_STEPS} steps", f"batch {t.batch_size}"):
         for step in range(TRAIN_STEPS):

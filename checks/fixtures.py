@@ -39,24 +39,20 @@ def prepared():
 
 def new_parameters(seed: int | None = None):
     """Fresh reference parameters for the fixture data (lesson 5's init_parameters)."""
-    import torch
-    from solutions.lesson05_weights import init_parameters
+    from dataclasses import replace
 
-    data = prepared()
-    cfg = FIXTURE_CONFIG.model
-    generator = torch.Generator().manual_seed(cfg.init_seed if seed is None else seed)
-    return init_parameters(data.context_index.size, data.movie_genres.shape[1], data.movie_genres.shape[0],
-                           cfg, generator)
+    from solutions.pipeline import new_parameters as reference_parameters
+
+    cfg = FIXTURE_CONFIG.model if seed is None else replace(FIXTURE_CONFIG.model, init_seed=seed)
+    return reference_parameters(prepared(), cfg)
 
 
 @cache
 def trained() -> SimpleNamespace:
     """Reference parameters after the reference training on the fixture, and its history."""
-    import torch
-    from solutions.lesson06_training import train
+    from solutions.pipeline import train_model
 
-    params = new_parameters()
-    history = train(params, prepared(), FIXTURE_CONFIG.train, torch.Generator().manual_seed(FIXTURE_CONFIG.train.seed))
+    params, history = train_model(prepared(), FIXTURE_CONFIG)
     return SimpleNamespace(params=params, history=history)
 
 

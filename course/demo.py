@@ -213,10 +213,9 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
 def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
              device: torch.device, progress: bool = True, clock: Stopwatch | None = None) -> dict:
     """Every stage of the demo; prints as it goes and returns what it measured."""
-    from solutions import lesson05_weights as l5
     from solutions import lesson06_training as l6
     from solutions import lesson07_embeddings as l7
-    from solutions.pipeline import prepare
+    from solutions.pipeline import new_parameters, prepare
 
     clock = clock or Stopwatch()
     heading("Data")
@@ -242,9 +241,7 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
           f"weight decay {t.weight_decay}, early stopping patience {t.patience} "
           f"(evaluations every {t.eval_every} steps); embeddings {m.item_feature_dim} + {m.item_id_dim}")
     with clock.stage("train (lessons 5-6)"):
-        params = l5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
-                                    m, torch.Generator().manual_seed(m.init_seed))
-        params = params_to(params, device)
+        params = params_to(new_parameters(data, m), device)
         on_device = to_device(data, device)
         history = l6.train(params, on_device, t, torch.Generator().manual_seed(t.seed), progress=progress)
     best = history.val_loss[history.steps.index(history.best_step)]

@@ -1,4 +1,5 @@
-"""The reference pipeline: lessons 1-4 chained on a ratings and a movies table.
+"""The reference pipeline: lessons 1-4 chained on a ratings and a movies table, and a
+reference training run (lessons 5-6).
 
 Not a lesson (nothing to fill in): ``make demo``, the notebooks, the benchmarks and the
 checks use it to build a lesson's inputs with the reference code.
@@ -10,13 +11,16 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import torch
 
-from course.config import DataConfig
-from course.containers import PreparedData
+from course.config import CourseConfig, DataConfig, ModelConfig
+from course.containers import Params, PreparedData, TrainHistory
 from solutions import lesson01_cleaning as l1
 from solutions import lesson02_vocabularies as l2
 from solutions import lesson03_masking as l3
 from solutions import lesson04_debiasing as l4
+from solutions import lesson05_weights as l5
+from solutions import lesson06_training as l6
 
 
 def read_movielens(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -67,3 +71,16 @@ def to_prepared(s: SimpleNamespace) -> PreparedData:
 def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig) -> PreparedData:
     """Lessons 1-4 with the reference code: raw MovieLens tables in, model inputs out."""
     return to_prepared(prepare_stages(ratings, movies, cfg))
+
+
+def new_parameters(data: PreparedData, cfg: ModelConfig) -> Params:
+    """Fresh model parameters for ``data`` (lesson 5), drawn from ``cfg.init_seed``."""
+    return l5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
+                              cfg, torch.Generator().manual_seed(cfg.init_seed))
+
+
+def train_model(data: PreparedData, cfg: CourseConfig, progress: bool = False) -> tuple[Params, TrainHistory]:
+    """Lessons 5-6 with the reference code: new parameters, trained with ``cfg.train``."""
+    params = new_parameters(data, cfg.model)
+    history = l6.train(params, data, cfg.train, torch.Generator().manual_seed(cfg.train.seed), progress=progress)
+    return params, history

@@ -42,15 +42,12 @@ assert (DATA / "ratings.csv").exists(), "MovieLens is not installed yet: run `ma
 # (the same run as notebook 06, with `CFG.train`).
 
 # %%
-from solutions.lesson05_weights import init_parameters, item_tower
-from solutions.lesson06_training import train
-from solutions.pipeline import prepare, read_movielens
+from solutions.lesson05_weights import item_tower
+from solutions.pipeline import prepare, read_movielens, train_model
 
 ratings, movies = read_movielens(DATA)
 data = prepare(ratings, movies, CFG.data)
-params = init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies), CFG.model,
-                         torch.Generator().manual_seed(CFG.model.init_seed))
-history = train(params, data, CFG.train, torch.Generator().manual_seed(CFG.train.seed), progress=False)
+params, history = train_model(data, CFG)
 print(f"trained: best step {history.best_step:,}, validation MSE {min(history.val_loss):.4f}")
 
 # %% [markdown]

@@ -43,16 +43,12 @@ assert (DATA / "ratings.csv").exists(), "MovieLens is not installed yet: run `ma
 # combined embeddings.
 
 # %%
-from solutions.lesson05_weights import init_parameters
-from solutions.lesson06_training import train
 from solutions.lesson07_embeddings import movie_embeddings
-from solutions.pipeline import prepare, read_movielens
+from solutions.pipeline import prepare, read_movielens, train_model
 
 ratings, movies = read_movielens(DATA)
 data = prepare(ratings, movies, CFG.data)
-params = init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies), CFG.model,
-                         torch.Generator().manual_seed(CFG.model.init_seed))
-history = train(params, data, CFG.train, torch.Generator().manual_seed(CFG.train.seed), progress=False)
+params, history = train_model(data, CFG)
 combined = movie_embeddings(params, data.movie_genres).combined
 print(f"trained: best step {history.best_step:,}; catalogue {tuple(combined.shape)}")
 
