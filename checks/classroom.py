@@ -1047,7 +1047,7 @@ def write_class_reports(grades: list[LearnerGrade], reports: Path, settings: Set
                          *(tasks.get(task, 0) for task in task_points),
                          "yes" if learner.tampering else "", f"{learner.stem or safe_name(learner.name)}.md"])
     (reports / "class.csv").write_text(buffer.getvalue())
-    out = [f"# Class grades", "", f"Graded {graded_at}" + (f" with commit {commit}" if commit else "")
+    out = ["# Class grades", "", f"Graded {graded_at}" + (f" with commit {commit}" if commit else "")
            + f"; lessons {', '.join(str(n) for n in settings.lessons)}.", "",
            "| Learner | Points | % | " + " | ".join(f"L{lesson.number}" for lesson in lessons) + " | Notes |",
            "|---|---:|---:|" + "---:|" * len(lessons) + "---|"]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import io
 import os
 import pickle
 import resource
@@ -381,7 +380,6 @@ def run_lesson(lesson_number: int, module: ModuleType | None, path: Path | None 
                memory_limit_mb: int | None = None, timeout_scale: float = 1.0) -> LessonResult:
     """Run every check of a lesson against ``module`` (the learner's, or a mutant)."""
     from checks import fixtures
-    from solutions import __name__ as _  # noqa: F401  (make sure the package imports)
 
     lesson = index.lesson(lesson_number)
     report = LessonResult(lesson_number, target or (_display(path) if path else lesson.module))

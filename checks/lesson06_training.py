@@ -336,7 +336,7 @@ def sgd_clears(learner, ref, fx):
 
 def _expect_loss_value(got, expected: float, n: int, what: str) -> float:
     if isinstance(got, torch.Tensor) and got.numel() == 1:
-        raise CheckFailed(f"evaluate returned a tensor; return a Python float (float(loss) or loss.item()).")
+        raise CheckFailed("evaluate returned a tensor; return a Python float (float(loss) or loss.item()).")
     expect(isinstance(got, Real), f"evaluate should return a float, not {type(got).__name__}.")
     gap = abs(float(got) - expected)
     if gap > 1e-6 + 1e-5 * abs(expected):

@@ -7,8 +7,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from checks import framework

@@ -1,6 +1,4 @@
 """Wrong implementations of lesson 1 that a learner could plausibly write."""
-import pandas as pd
-
 from checks.mutants import mutant
 
 

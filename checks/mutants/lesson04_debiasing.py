@@ -1,10 +1,8 @@
 """Wrong implementations of lesson 4."""
 import numpy as np
 import pandas as pd
-import torch
 
 from checks.mutants import mutant
-from course.containers import Examples
 
 
 @mutant("takes the user mean over labels too", symptom="history only")
