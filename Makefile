@@ -17,13 +17,14 @@ export PYTHONDONTWRITEBYTECODE = 1
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
-venv: $(VENV)/.installed ## create .venv and install requirements.txt
+venv: $(VENV)/.installed ## create .venv, install requirements.txt and the course itself (editable)
 
 data: venv ## download and verify MovieLens (DATASET=ml-latest-small|ml-32m, SOURCE=zip or folder)
 	$(PY) -m datasets.fetch --dataset $(DATASET) $(if $(SOURCE),--source "$(SOURCE)")
@@ -31,26 +32,26 @@ data: venv ## download and verify MovieLens (DATASET=ml-latest-small|ml-32m, SOU
 stubs: venv ## (maintainers) regenerate lessons/ from solutions/; changed learner files are backed up
 	$(PY) -m course.stubgen
 
-check: venv ## grade your lesson: make check LESSON=N
-	@$(PY) -m checks.grade $(LESSON)
+check: venv ## grade your lesson: make check LESSON=N [TASK=N.k]
+	@$(PY) -m commands.check $(LESSON) $(if $(TASK),--task $(TASK))
 
 check-solutions: venv ## run every check on the reference solutions
-	@$(PY) -m checks.grade --target solutions $(LESSON)
+	@$(PY) -m commands.check --target solutions $(LESSON)
 
 progress: venv ## every lesson's score and the next lesson to do
-	@$(PY) -m checks.grade --progress
+	@$(PY) -m commands.check --progress
 
 hint: venv ## a hint, one more each time: make hint LESSON=N [TASK=N.k]
-	@$(PY) -m course.hints $(LESSON) $(TASK)
+	@$(PY) -m commands.hints $(LESSON) $(TASK)
 
 reset: venv ## restore the pristine stub of LESSON=N (your file is backed up first)
-	@$(PY) -m course.reset $(LESSON)
+	@$(PY) -m commands.reset $(LESSON)
 
 watch: venv ## re-run the checks of LESSON=N whenever you save the lesson file
-	@$(PY) -m course.watch $(LESSON)
+	@$(PY) -m commands.watch $(LESSON)
 
 grade: venv ## (instructors) grade SUBMISSION=path (a learner's checkout, or a folder of them)
-	@$(PY) -m checks.classroom "$(SUBMISSION)" $(if $(REPORTS),--reports "$(REPORTS)")
+	@$(PY) -m commands.grade "$(SUBMISSION)" $(if $(REPORTS),--reports "$(REPORTS)")
 
 test: venv data ## the maintainers' test suite
 	$(PY) -m pytest -q
@@ -69,7 +70,7 @@ notebooks: venv data ## (maintainers) re-execute solutions/notebooks from their 
 	$(PY) solutions/notebooks/build.py
 
 demo: venv data ## the whole pipeline on MovieLens: train, baselines, similar movies, personas (DATASET=...)
-	$(PY) -m course.demo --dataset $(DATASET)
+	$(PY) -m commands.demo --dataset $(DATASET)
 
 bench: venv ## speed and memory of each stage, at ml-latest-small size and at ML-32M size (synthetic)
 	$(PY) -m benchmarks.bench

@@ -289,10 +289,9 @@ def speedups() -> list[dict]:
 
 
 def run_worker(size: str) -> tuple[list[dict], list[str], str | None]:
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     print(f"[{size}] running in a fresh process ...", file=sys.stderr, flush=True)
     process = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--worker", size], cwd=REPO,
-                             env=env, stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True)
     stages, info = [], []
     for line in process.stdout.splitlines():
         try:

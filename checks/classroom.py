@@ -51,6 +51,7 @@ from pathlib import Path
 
 from course import index
 from course.paths import OUTPUT_DIR, REPO
+from course.processes import limit_memory
 
 DEFAULT_REPORTS = OUTPUT_DIR / "grades"
 INSTRUCTOR_PACKAGES = ("checks", "solutions", "course", "datasets")
@@ -354,6 +355,8 @@ def apply_limits(cpu_s: int, nproc: int | None) -> None:
             pass
 
 
+# The one sys.path edit of the project, on purpose: a grading process must import the
+# private snapshot of the instructor's code it was given (argv[1]), not the installed course.
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
         "from checks.classroom import worker_main; sys.exit(worker_main(sys.argv[2:]))")
 
@@ -782,15 +785,8 @@ def worker_main(argv: list[str]) -> int:
     guard = Guard(root)
     fx_digest = _fixture_digest(fx)
     emit(event="start", checks=len(items))
-    linux = os.path.exists("/proc/self/statm")
-    if linux and args.memory_mb:
-        with open("/proc/self/statm") as f:
-            current = int(f.read().split()[0]) * resource.getpagesize()
-        soft = current + 2 * args.memory_mb * 1024 * 1024
-        try:
-            resource.setrlimit(resource.RLIMIT_AS, (soft, resource.getrlimit(resource.RLIMIT_AS)[1]))
-        except (ValueError, OSError):
-            pass
+    if args.memory_mb:
+        limit_memory(2 * args.memory_mb, lock=False)
 
     def on_alarm(signum, frame):
         raise _ImportTimeout()
@@ -827,7 +823,7 @@ def worker_main(argv: list[str]) -> int:
         emit(event="done")
         return 0
     learner = LearnerModule(module, path)
-    memory = args.memory_mb if linux else None
+    memory = args.memory_mb
     for i, item in enumerate(items):
         guarded = dataclasses.replace(item, func=guard.wrap(item.func))
         result = run_isolated(guarded, learner, ref, fx, path, item.timeout * args.timeout_scale, memory)

@@ -16,19 +16,18 @@ import importlib.util
 import os
 import pickle
 import resource
-import select
 import signal
 import sys
 import tempfile
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Collection
 
 from course import index
 from course.paths import REPO
+from course.processes import fork_and_wait, limit_memory
 
 DEFAULT_TIMEOUT_S = 10.0
 OUTPUT_LIMIT_BYTES = 1 << 20       # a learner's prints beyond 1 MiB are cut off
@@ -233,6 +232,7 @@ class LessonResult:
     target: str
     results: list[CheckResult] = field(default_factory=list)
     load_error: str | None = None
+    tasks: tuple[str, ...] | None = None   # the tasks graded, when not the whole lesson
 
     @property
     def earned(self) -> int:
@@ -276,16 +276,13 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     return result
 
 
-def _limit_child(memory_limit_mb: int | None) -> None:
+def _child_setup(memory_limit_mb: int | None) -> None:
+    """Limits of the child that runs one check."""
     # Print floods: writing past the limit fails with OSError instead of killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT_BYTES, OUTPUT_LIMIT_BYTES))
     if memory_limit_mb:
-        # Address space = what the fixture already holds + the allowance.
-        with open("/proc/self/statm") as f:
-            current = int(f.read().split()[0]) * resource.getpagesize()
-        limit = current + memory_limit_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        limit_memory(memory_limit_mb)
 
 
 def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None,
@@ -293,60 +290,23 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
     """Run one check in a forked child: a hang, a crash or an ``os._exit`` in the learner's
     code ends that child only, and is reported as the check's result."""
     timeout = item.timeout if timeout is None else timeout
-    read_end, write_end = os.pipe()
     captured = tempfile.TemporaryFile()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            os.close(read_end)
-            os.dup2(captured.fileno(), 1)
-            os.dup2(captured.fileno(), 2)
-            # Python-level streams too (pytest and notebooks replace sys.stdout); line
-            # buffered so prints survive an os._exit.
-            sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
-            try:
-                import torch
-                torch.set_num_threads(1)
-            except ImportError:
-                pass
-            _limit_child(memory_limit_mb)
-            result = run_inline(item, learner, ref, fx, learner_path)
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except OSError:
-                pass
-            payload = pickle.dumps(result)
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-        except BaseException:
-            code = 3
-        finally:
-            os._exit(code)
 
-    os.close(write_end)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    timed_out = False
-    with os.fdopen(read_end, "rb", buffering=0) as pipe:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([pipe], [], [], left)
-            if not ready:
-                continue
-            chunk = pipe.read(1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    if timed_out:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
+    def work() -> tuple[int, bytes]:
+        os.dup2(captured.fileno(), 1)
+        os.dup2(captured.fileno(), 2)
+        # Python-level streams too (pytest and notebooks replace sys.stdout); line
+        # buffered so prints survive an os._exit.
+        sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
+        try:
+            import torch
+            torch.set_num_threads(1)
+        except ImportError:
+            pass
+        _child_setup(memory_limit_mb)
+        return 0, pickle.dumps(run_inline(item, learner, ref, fx, learner_path))
+
+    end = fork_and_wait(work, timeout)
 
     captured.seek(0)
     output = captured.read(SHOWN_OUTPUT_CHARS + 1).decode("utf-8", "replace")
@@ -354,22 +314,21 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
     if len(output) > SHOWN_OUTPUT_CHARS:
         output = output[:SHOWN_OUTPUT_CHARS] + "\n[... output cut ...]"
 
-    if timed_out:
+    if end.timed_out:
         result = CheckResult(item.task, item.title, item.points, TIMEOUT,
                              f"did not finish within {timeout:g} s. Is there an endless loop, or a Python "
                              f"loop over every rating where a vectorised operation would do?")
-    elif chunks:
+    elif end.payload:
         try:
-            result = pickle.loads(b"".join(chunks))
+            result = pickle.loads(end.payload)
         except Exception:
             result = CheckResult(item.task, item.title, item.points, ERROR, "the check's result could not be read back")
     else:
-        if os.WIFSIGNALED(status):
-            why = f"it was killed by signal {os.WTERMSIG(status)} ({signal.Signals(os.WTERMSIG(status)).name})"
-        else:
-            why = f"it exited with code {os.WEXITSTATUS(status)} (sys.exit or os._exit in your code?)"
+        why = end.describe()
+        if not os.WIFSIGNALED(end.status):
+            why += " (sys.exit or os._exit in your code?)"
         result = CheckResult(item.task, item.title, item.points, ERROR,
-                             f"the process running this check ended before reporting: {why}.")
+                             f"the process running this check ended before reporting: it {why}.")
     if result.status != PASS:
         result.output = output.strip()
     return result
@@ -377,13 +336,17 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
 
 def run_lesson(lesson_number: int, module: ModuleType | None, path: Path | None = None,
                load_error: str | None = None, isolate: bool = True, target: str = "",
-               memory_limit_mb: int | None = None, timeout_scale: float = 1.0) -> LessonResult:
-    """Run every check of a lesson against ``module`` (the learner's, or a mutant)."""
+               memory_limit_mb: int | None = None, timeout_scale: float = 1.0,
+               tasks: Collection[str] | None = None, stop_at_first_failure: bool = False) -> LessonResult:
+    """Run the checks of a lesson against ``module`` (the learner's, or a mutant): all of
+    them, or those of ``tasks`` only; ``stop_at_first_failure`` ends at the first check
+    that does not pass (``make hint`` looks for the first unfinished task that way)."""
     from checks import fixtures
 
     lesson = index.lesson(lesson_number)
-    report = LessonResult(lesson_number, target or (_display(path) if path else lesson.module))
-    items = checks_for(lesson_number)
+    report = LessonResult(lesson_number, target or (_display(path) if path else lesson.module),
+                          tasks=None if tasks is None else tuple(tasks))
+    items = [c for c in checks_for(lesson_number) if tasks is None or c.task in tasks]
     if module is None:
         report.load_error = load_error or "the lesson file could not be loaded"
         report.results = [CheckResult(c.task, c.title, c.points, ERROR, "see the import error above") for c in items]
@@ -397,4 +360,18 @@ def run_lesson(lesson_number: int, module: ModuleType | None, path: Path | None 
         else:
             result = run_inline(item, learner, ref, fx, path)
         report.results.append(result)
+        if stop_at_first_failure and result.status != PASS:
+            break
     return report
+
+
+def grade_file(lesson_number: int, folder: Path, tasks: Collection[str] | None = None,
+               **options) -> LessonResult:
+    """The one way to run a lesson's checks on a lesson file: load ``folder``'s file of
+    that lesson (a file that cannot be loaded is reported, never raised) and run its checks
+    (``tasks`` selects some; ``options`` as for :func:`run_lesson`). `make check`,
+    `make hint`, `make watch` and `make progress` all call this."""
+    lesson = index.lesson(lesson_number)
+    path = folder / f"{lesson.module}.py"
+    module, error = load_file(path, f"learner_{lesson.module}")
+    return run_lesson(lesson_number, module, path, error, tasks=tasks, **options)

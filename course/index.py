@@ -77,3 +77,15 @@ def next_lesson(number: int) -> Lesson | None:
 
 def task(task_id: str) -> Task:
     return lesson(int(task_id.split(".")[0])).task(task_id)
+
+
+def parse_task(lesson: Lesson, text: str) -> Task:
+    """``1.3`` or just ``3`` for task 1.3 of lesson 1; KeyError with a helpful message otherwise."""
+    task_id = text.strip()
+    if "." not in task_id:
+        task_id = f"{lesson.number}.{task_id}"
+    try:
+        return lesson.task(task_id)
+    except KeyError:
+        tasks = ", ".join(task.id for task in lesson.tasks)
+        raise KeyError(f"lesson {lesson.number} has no task {text!r}; its tasks are {tasks}.") from None

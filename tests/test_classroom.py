@@ -20,7 +20,7 @@ import pytest
 
 from checks import classroom
 from checks.framework import checks_for
-from checks.grade import grade
+from commands.check import grade
 from course import index
 from course.paths import REPO
 from course.stubgen import make_stub

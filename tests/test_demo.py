@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from course import demo
+from commands import demo
 from course.config import CONFIGS
 
 

@@ -262,7 +262,7 @@ def test_unreachable_server_gives_offline_hint(monkeypatch, data_dir):
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir)}
     env.pop("DATA_SOURCE", None)
     return subprocess.run([sys.executable, "-m", "datasets.fetch", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=60)

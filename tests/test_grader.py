@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from checks import framework
-from checks.grade import grade, main, render
+from commands.check import grade, main, render
 from course import index
 from course.stubgen import make_stub
 
@@ -129,3 +129,37 @@ def test_check_solutions_exit_code_and_next_step(capsys):
     out = capsys.readouterr().out
     assert "Score: 17/17" in out or "Score:" in out
     assert "Lesson 1 is done" in out and "lesson 2" in out
+
+
+def test_one_task_runs_only_that_tasks_checks(tmp_path, capsys, monkeypatch):
+    """`make check LESSON=1 TASK=1.2`: task 1.2's checks only, and what comes next."""
+    from commands import check as command
+
+    folder = _learner_file(tmp_path, """
+        def clean_ratings(ratings):
+            raise NotImplementedError("Lesson 1.1: still to do")
+        """)
+    monkeypatch.setattr(command, "LESSONS_DIR", folder)
+    assert main(["1", "--task", "1.2"]) == 0
+    text = capsys.readouterr().out
+    checked = {line.split()[1] for line in text.splitlines() if line.startswith("  ok  ")}
+    assert checked == {"1.2"}, text
+    assert "Task 1.2 passes" in text and "TASK=1.3" in text
+    assert "Lesson 1 is done" not in text
+    # The same task given as "1" alone (its number within the lesson).
+    assert main(["1", "--task", "1"]) == 1
+    text = capsys.readouterr().out
+    assert {line.split()[1] for line in text.splitlines() if line.strip().startswith(("ok", "TODO"))} == {"1.1"}
+    assert "Lesson 1.1" in text
+
+
+def test_unknown_task_lists_the_lessons_tasks(capsys):
+    assert main(["1", "--task", "9.9"]) == 2
+    assert "its tasks are 1.1, 1.2" in capsys.readouterr().out
+
+
+def test_make_check_passes_task_through():
+    from course.paths import REPO
+
+    recipe = (REPO / "Makefile").read_text()
+    assert "-m commands.check $(LESSON) $(if $(TASK),--task $(TASK))" in recipe

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from checks import grade as grading
-from course import hints, index, reset, watch
+from commands import check as grading
+from commands import hints, reset, watch
+from course import index
 from course.paths import REPO
 from course.stubgen import BEGIN, END, make_stub
 
@@ -231,7 +232,7 @@ def _read_until(process, text: str, timeout: float) -> str:
 
 
 def test_watch_command_rechecks_on_save_and_says_goodbye_on_ctrl_c(lessons_dir):
-    process = subprocess.Popen([sys.executable, "-m", "course.watch", "2", "--folder", str(lessons_dir),
+    process = subprocess.Popen([sys.executable, "-m", "commands.watch", "2", "--folder", str(lessons_dir),
                                 "--interval", "0.2", "--no-clear"], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
     try:

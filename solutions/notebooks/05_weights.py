@@ -7,34 +7,15 @@
 # The model is seven plain tensors and three `tanh` layers: no `nn.Module`, nothing hidden.
 
 # %%
-# Setup. Jupyter runs a notebook inside its own folder (solutions/notebooks): walk up to the
-# repository root, the folder that holds course/index.toml, so `course` and `solutions` import.
-import sys
-from pathlib import Path
-
-ROOT = next(folder for folder in (Path.cwd(), *Path.cwd().parents)
-            if (folder / "course" / "index.toml").exists())
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import matplotlib.pyplot as plt
-import numpy as np
+# Setup: one torch thread, so sums run in the same order on any machine and the printed
+# values below are reproducible; 4-decimal printing; the tuned settings (never hard-coded
+# here) and the data folder. The course is installed as a package by `make venv`.
 import pandas as pd
 import torch
 
-from course.config import CONFIGS
-from course.paths import data_dir
+from course.notebook import setup
 
-# One thread: PyTorch then adds up floating-point numbers in the same order on every
-# machine, whatever its number of cores, so the printed values below are reproducible.
-torch.set_num_threads(1)
-torch.set_printoptions(precision=4)
-torch.manual_seed(0)  # every random draw below uses its own seeded generator; this is a safety net
-pd.set_option("display.precision", 4)
-
-CFG = CONFIGS["ml-latest-small"]  # the tuned hyper-parameters; never hard-coded here
-DATA = data_dir() / "ml-latest-small"
-assert (DATA / "ratings.csv").exists(), "MovieLens is not installed yet: run `make data` first"
+CFG, DATA = setup("ml-latest-small")
 
 # %% [markdown]
 # Lessons 1 to 4 with the reference code, in one call: `solutions.pipeline.prepare`.

@@ -118,8 +118,6 @@ def write(nb, source: Path) -> None:
 
 def walkthrough_table() -> str:
     """The walkthrough's lesson table, from course/index.toml."""
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
     from course import index
 
     rows = ["| N | lesson | read | implement | then compare with | time |",

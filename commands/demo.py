@@ -1,7 +1,7 @@
 """``make demo``: the whole reference pipeline on MovieLens, end to end.
 
-    python -m course.demo --dataset ml-latest-small     (make demo)
-    python -m course.demo --dataset ml-32m              (make demo DATASET=ml-32m)
+    python -m commands.demo --dataset ml-latest-small     (make demo)
+    python -m commands.demo --dataset ml-32m              (make demo DATASET=ml-32m)
 
 Cleans and prepares the data (lessons 1-4), trains the two towers (lessons 5-6), compares
 the validation error with two baselines a model has to beat, then shows what the model
@@ -32,6 +32,12 @@ from course.config import CourseConfig, get_config
 from course.containers import Examples, Params, PreparedData
 from course.paths import OUTPUT_DIR, data_dir
 from course.personas import PERSONAS, SIMILAR_QUERIES
+from datasets import synthetic as synthetic_data
+from solutions import lesson06_training as l6
+from solutions import lesson07_embeddings as l7
+from solutions import lesson09_personas as l9
+from solutions.lesson08_similarity import similar_titles
+from solutions.pipeline import new_parameters, prepare, read_movielens
 
 # Default settings for each synthetic size (--synthetic SIZE without --config).
 SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
@@ -83,10 +89,8 @@ def pick_device(name: str = "auto") -> torch.device:
 def load_tables(dataset: str, synthetic: str | None, seed: int):
     """``(ratings, movies, description)`` from the installed dataset or the generator."""
     if synthetic:
-        from datasets import synthetic as synth
-        data = synth.generate(synthetic, seed)
+        data = synthetic_data.generate(synthetic, seed)
         return data.ratings, data.movies, f"synthetic {synthetic!r} data (seed {seed})"
-    from solutions.pipeline import read_movielens
     folder = data_dir() / dataset
     if not (folder / "ratings.csv").exists():
         raise SystemExit(f"{dataset} is not installed in {folder}. Install it with: "
@@ -168,7 +172,6 @@ def plot_embedding_map(combined: torch.Tensor, data: PreparedData, path: Path,
 
 
 def similar_movies_section(combined: torch.Tensor, data: PreparedData) -> None:
-    from solutions.lesson08_similarity import similar_titles
 
     catalogue = set(data.top_movies)
     for title in SIMILAR_QUERIES:
@@ -185,7 +188,6 @@ def similar_movies_section(combined: torch.Tensor, data: PreparedData) -> None:
 
 
 def personas_section(params: Params, combined: torch.Tensor, data: PreparedData, strength: float) -> None:
-    from solutions import lesson09_personas as l9
 
     for persona in PERSONAS:
         known = [t for t in persona.favourite_titles if t in data.maps.id_by_title]
@@ -213,9 +215,6 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
 def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
              device: torch.device, progress: bool = True, clock: Stopwatch | None = None) -> dict:
     """Every stage of the demo; prints as it goes and returns what it measured."""
-    from solutions import lesson06_training as l6
-    from solutions import lesson07_embeddings as l7
-    from solutions.pipeline import new_parameters, prepare
 
     clock = clock or Stopwatch()
     heading("Data")
@@ -285,7 +284,7 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m course.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m commands.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-latest-small",
                         help="installed MovieLens dataset to run on (settings: course/config.py)")
     parser.add_argument("--out", type=Path, default=OUTPUT_DIR, help="folder for the PNG figures")

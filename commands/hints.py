@@ -9,9 +9,9 @@ it quickly we look at your file first: a task whose stub line ``raise NotImpleme
 "Lesson N.k ...")`` is still there is not started, so only the checks of the tasks before
 the first such task are run (none at all on a fresh stub), stopping at the first failure.
 
-    python -m course.hints 1          # the first unfinished task of lesson 1
-    python -m course.hints 1 1.3      # task 1.3 (``3`` works too)
-    python -m course.hints 1 1.3 --reset   # forget which hints of task 1.3 you have seen
+    python -m commands.hints 1          # the first unfinished task of lesson 1
+    python -m commands.hints 1 1.3      # task 1.3 (``3`` works too)
+    python -m commands.hints 1 1.3 --reset   # forget which hints of task 1.3 you have seen
 """
 from __future__ import annotations
 
@@ -58,16 +58,7 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def parse_task(lesson: index.Lesson, text: str) -> index.Task:
-    """``1.3`` or just ``3`` for task 1.3; KeyError with a helpful message otherwise."""
-    task_id = text.strip()
-    if "." not in task_id:
-        task_id = f"{lesson.number}.{task_id}"
-    try:
-        return lesson.task(task_id)
-    except KeyError:
-        tasks = ", ".join(task.id for task in lesson.tasks)
-        raise KeyError(f"lesson {lesson.number} has no task {text!r}; its tasks are {tasks}.") from None
+parse_task = index.parse_task
 
 
 def not_started_tasks(lesson: index.Lesson, folder: Path = LESSONS_DIR) -> list[str]:
@@ -85,7 +76,7 @@ def first_unfinished_task(lesson: index.Lesson, folder: Path = LESSONS_DIR,
     """The first task that does not pass yet, and a note on how we know.
 
     Returns (None, note) when every task passes."""
-    from checks.framework import PASS, checks_for, load_file, run_isolated, LearnerModule
+    from checks.framework import PASS, grade_file
 
     untouched = not_started_tasks(lesson, folder)
     order = [task.id for task in lesson.tasks]
@@ -93,25 +84,15 @@ def first_unfinished_task(lesson: index.Lesson, folder: Path = LESSONS_DIR,
     to_check = order[:stop_at]
     if not to_check:
         return lesson.tasks[0], "it is the first task and it is not started yet"
-    path = folder / f"{lesson.module}.py"
-    module, error = load_file(path, f"learner_{lesson.module}")
-    if module is None:
-        first = lesson.task(untouched[0]) if untouched else lesson.tasks[0]
-        return first, "your file cannot be loaded right now (`make check` shows why), so this is a guess"
     if announce:
         announce(f"(Running the checks of lesson {lesson.number} to find the first task that does not pass yet...)")
-    import importlib
-
-    from checks import fixtures
-
-    ref = importlib.import_module(f"solutions.{lesson.module}")
-    fx = fixtures.for_lesson(lesson.number)
-    learner = LearnerModule(module, path)
-    for item in checks_for(lesson.number):
-        if item.task not in to_check:
-            continue
-        if run_isolated(item, learner, ref, fx, path).status != PASS:
-            return lesson.task(item.task), "it is the first task whose checks do not all pass"
+    result = grade_file(lesson.number, folder, tasks=to_check, stop_at_first_failure=True)
+    if result.load_error:
+        first = lesson.task(untouched[0]) if untouched else lesson.tasks[0]
+        return first, "your file cannot be loaded right now (`make check` shows why), so this is a guess"
+    failing = next((r for r in result.results if r.status != PASS), None)
+    if failing is not None:
+        return lesson.task(failing.task), "it is the first task whose checks do not all pass"
     if untouched:
         return lesson.task(untouched[0]), "the tasks before it pass and it is not started yet"
     return None, "every task passes"
@@ -147,7 +128,7 @@ def show_hints(task: index.Task, lesson: index.Lesson, state: dict[str, int]) ->
         out.append(f"You have seen all {total} hints for task {task.id} (all of them are above). "
                    f"The next step is {text}, which explains the idea step by step, and the "
                    f"messages of `make check LESSON={lesson.number}`, which say which property is still wrong. "
-                   f"(`python -m course.hints {lesson.number} {task.id} --reset` starts the hints over.)")
+                   f"(`python -m commands.hints {lesson.number} {task.id} --reset` starts the hints over.)")
     return "\n".join(out), new_state
 
 

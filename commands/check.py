@@ -1,8 +1,9 @@
-"""``make check LESSON=N``: grade the learner's lesson file and say what to do next.
+"""``make check LESSON=N [TASK=N.k]``: grade the learner's lesson file and say what to do next.
 
-    python -m checks.grade 3                     # lessons/lesson03_masking.py
-    python -m checks.grade 3 --target solutions  # the reference (make check-solutions)
-    python -m checks.grade --progress            # every lesson's score
+    python -m commands.check 3                     # lessons/lesson03_masking.py
+    python -m commands.check 3 --task 3.2          # only task 3.2's checks
+    python -m commands.check 3 --target solutions  # the reference (make check-solutions)
+    python -m commands.check --progress            # every lesson's score
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from course import index
 from course.paths import LESSONS_DIR, REPO, SOLUTIONS_DIR
-from checks.framework import PASS, LessonResult, checks_for, load_file, run_lesson
+from checks.framework import PASS, LessonResult, checks_for, grade_file
 
 SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIMEOUT": "TIME", "MISSING": "MISS"}
 
@@ -31,11 +32,9 @@ def lesson_list() -> str:
     return "\n".join(lines)
 
 
-def grade(number: int, folder: Path = LESSONS_DIR, isolate: bool = True, **kwargs) -> LessonResult:
-    lesson = index.lesson(number)
-    path = folder / f"{lesson.module}.py"
-    module, error = load_file(path, f"learner_{lesson.module}")
-    return run_lesson(number, module, path, error, isolate=isolate, **kwargs)
+def grade(number: int, folder: Path = LESSONS_DIR, tasks=None, **options) -> LessonResult:
+    """The lesson's checks on the lesson file in ``folder`` (see checks.framework.grade_file)."""
+    return grade_file(number, folder, tasks, **options)
 
 
 def render(result: LessonResult, verbose_next: bool = True) -> str:
@@ -65,6 +64,8 @@ def next_step(result: LessonResult) -> str:
     """What the learner should do now: a clear "done" line and the next lesson, or the
     first task that does not pass yet."""
     lesson = index.lesson(result.lesson)
+    if result.tasks is not None and result.passed:
+        return _tasks_pass(result)
     if result.passed:
         done = _color(f"Lesson {lesson.number} is done: {result.earned}/{result.possible} points.", "1;32")
         following = index.next_lesson(lesson.number)
@@ -89,6 +90,19 @@ def next_step(result: LessonResult) -> str:
                 f"(stuck? `make hint LESSON={lesson.number} TASK={first.task}`).")
     return (f"{so_far}Next: fix task {first.task} first; later tasks often follow from it "
             f"(`make hint LESSON={lesson.number} TASK={first.task}` for a hint).")
+
+
+def _tasks_pass(result: LessonResult) -> str:
+    """After `make check LESSON=N TASK=N.k` passes: that task is done, what comes next."""
+    lesson = index.lesson(result.lesson)
+    chosen = ", ".join(result.tasks)
+    done = _color(f"Task {chosen} passes: {result.earned}/{result.possible} points.", "1;32")
+    order = [task.id for task in lesson.tasks]
+    later = lesson.tasks[max(order.index(task) for task in result.tasks) + 1:]
+    if later:
+        return (f"{done}\nNext: task {later[0].id} ({later[0].title}): `make check LESSON={lesson.number} "
+                f"TASK={later[0].id}`, or `make check LESSON={lesson.number}` for the whole lesson.")
+    return f"{done}\nNext: `make check LESSON={lesson.number}` grades the whole lesson."
 
 
 def _passed_tasks(result: LessonResult) -> list[str]:
@@ -148,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Grade a lesson.")
     parser.add_argument("lesson", nargs="?", default="", help="lesson number")
     parser.add_argument("--target", choices=["lessons", "solutions"], default="lessons")
+    parser.add_argument("--task", default="", help="only this task's checks, e.g. 5.2 (or 2)")
     parser.add_argument("--progress", action="store_true", help="score every lesson")
     args = parser.parse_args(argv)
     folder = SOLUTIONS_DIR if args.target == "solutions" else LESSONS_DIR
@@ -174,7 +189,16 @@ def main(argv: list[str] | None = None) -> int:
             print("Which lesson? Give its number, e.g. `make check LESSON=1`.\n")
         print(lesson_list())
         return 2
-    result = grade(number, folder)
+    lesson = index.lesson(number)
+    tasks = None
+    if args.task:
+        try:
+            tasks = (index.parse_task(lesson, args.task).id,)
+        except KeyError as e:
+            message = e.args[0]
+            print(message[0].upper() + message[1:])
+            return 2
+    result = grade(number, folder, tasks)
     print(render(result))
     return 0 if result.passed else 1
 

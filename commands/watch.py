@@ -6,15 +6,14 @@ and on network drives, and an editor that saves by writing a new file is noticed
 The check data is built once, up front; every run then happens in a fresh child process,
 so a run starts quickly and nothing your code does can break the watcher. Ctrl-C stops it.
 
-    python -m course.watch 1
-    python -m course.watch 1 --no-clear    # keep the earlier runs on screen
+    python -m commands.watch 1
+    python -m commands.watch 1 --no-clear    # keep the earlier runs on screen
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
-import signal
 import sys
 import time
 import traceback
@@ -24,6 +23,7 @@ from typing import Callable
 
 from course import index
 from course.paths import LESSONS_DIR, REPO
+from course.processes import fork_and_wait
 
 POLL_INTERVAL_S = 1.0
 SETTLE_S = 0.2   # an editor may save in several writes: wait until two looks agree
@@ -79,36 +79,18 @@ def _rel(path: Path) -> str:
 def run_checks_in_child(number: int, folder: Path = LESSONS_DIR) -> int:
     """Grade the lesson in a forked child (it inherits the prepared check data) and print
     the report. Returns the child's exit status (0: the lesson passes)."""
-    from checks.grade import grade, render
+    from commands.check import grade, render
 
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 3
+    def work() -> tuple[int, bytes]:
         try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the run at once
             result = grade(number, folder)
-            print(render(result))
-            code = 0 if result.passed else 1
-        except BaseException:
+        except Exception:
             traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except BaseException:  # Ctrl-C while the checks run
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
-        raise
-    return os.waitstatus_to_exitcode(status)
+            raise
+        print(render(result), flush=True)
+        return (0 if result.passed else 1), b""
+
+    return fork_and_wait(work).exit_code
 
 
 def prepare(number: int) -> None:

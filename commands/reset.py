@@ -4,7 +4,7 @@ Nothing you wrote is ever lost: your file is first copied to
 ``.backups/<lesson>.<date-time>.py`` (the copy is read back and compared before the stub is
 written), and the command says where. If your file already is the stub, nothing happens.
 
-    python -m course.reset 3
+    python -m commands.reset 3
 """
 from __future__ import annotations
 
