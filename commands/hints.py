@@ -23,7 +23,7 @@ import textwrap
 from pathlib import Path
 
 from course import index
-from course.paths import LESSONS_DIR, REPO
+from course.paths import LESSONS_DIR, REPO, relative
 
 
 def state_file() -> Path:
@@ -51,14 +51,7 @@ def save_state(state: dict[str, int], path: Path | None = None) -> None:
     os.replace(tmp, path)  # atomic: an interrupted write never leaves half a file
 
 
-def _rel(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO))
-    except ValueError:
-        return str(path)
 
-
-parse_task = index.parse_task
 
 
 def not_started_tasks(lesson: index.Lesson, folder: Path = LESSONS_DIR) -> list[str]:
@@ -102,10 +95,10 @@ def show_hints(task: index.Task, lesson: index.Lesson, state: dict[str, int]) ->
     """The text to print for one more hint of ``task``, and the updated state."""
     total = len(task.hints)
     seen = min(state.get(task.id, 0), total)
-    where = f"function `{task.function}` in {_rel(lesson.stub_path)}"
+    where = f"function `{task.function}` in {relative(lesson.stub_path)}"
     out = [f"Lesson {lesson.number}, task {task.id}: {task.title}", f"({where})", ""]
-    text = (f"{_rel(lesson.text_path)}, task {task.id}" if lesson.text_path.exists()
-            else f"the docstring of `{task.function}` in {_rel(lesson.stub_path)}")
+    text = (f"{relative(lesson.text_path)}, task {task.id}" if lesson.text_path.exists()
+            else f"the docstring of `{task.function}` in {relative(lesson.stub_path)}")
     if total == 0:
         out.append(f"This task has no hints yet. Read {text}: it explains what the function must return.")
         return "\n".join(out), state
@@ -157,7 +150,7 @@ def main(argv: list[str] | None = None, folder: Path | None = None) -> int:
     state = load_state()
     if args.task:
         try:
-            task = parse_task(lesson, args.task)
+            task = index.parse_task(lesson, args.task)
         except KeyError as e:
             message = e.args[0]
             print(message[0].upper() + message[1:])

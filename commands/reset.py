@@ -15,15 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 from course import index
-from course.paths import BACKUP_DIR, LESSONS_DIR, REPO
+from course.paths import BACKUP_DIR, LESSONS_DIR, relative
 from course.stubgen import make_stub
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def backup_file(path: Path, backup_dir: Path = BACKUP_DIR) -> Path:
@@ -63,7 +56,7 @@ def reset_lesson(number: int, folder: Path = LESSONS_DIR, backup_dir: Path = BAC
         path.write_text(stub)
         return "restored", saved
     if path.exists():
-        raise IsADirectoryError(f"{_rel(path)} exists but is not a file; move it away and run this again")
+        raise IsADirectoryError(f"{relative(path)} exists but is not a file; move it away and run this again")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(stub)
     return "created", None
@@ -71,12 +64,12 @@ def reset_lesson(number: int, folder: Path = LESSONS_DIR, backup_dir: Path = BAC
 
 def message(number: int, what: str, saved: Path | None, folder: Path = LESSONS_DIR) -> str:
     lesson = index.lesson(number)
-    path = _rel(folder / f"{lesson.module}.py")
+    path = relative(folder / f"{lesson.module}.py")
     if what == "unchanged":
         return f"{path} is already the pristine stub: nothing to do, nothing changed."
     if what == "created":
         return f"{path} was missing, so here is a fresh stub. Next: `make check LESSON={number}`."
-    return (f"Your version of {path} is saved as {_rel(saved)}: nothing is lost, you can open it "
+    return (f"Your version of {path} is saved as {relative(saved)}: nothing is lost, you can open it "
             f"and copy any function back.\n"
             f"{path} is the pristine stub again. Next: `make check LESSON={number}` "
             f"(`make hint LESSON={number}` if you are stuck).")

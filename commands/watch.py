@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from course import index
-from course.paths import LESSONS_DIR, REPO
+from course.paths import LESSONS_DIR, relative
 from course.processes import fork_and_wait
 
 POLL_INTERVAL_S = 1.0
@@ -67,13 +67,6 @@ def watch(path: Path, on_change: Callable[[int], None], *, interval: float = POL
         runs += 1
         on_change(runs)
     return runs
-
-
-def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
 
 
 def run_checks_in_child(number: int, folder: Path = LESSONS_DIR) -> int:
@@ -124,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\033[2J\033[H", end="")
         stamp = datetime.now().strftime("%H:%M:%S")
         what = "First check" if run == 1 else f"You saved the file: check #{run}"
-        print(f"[{stamp}] {what} of {_rel(path)}\n", flush=True)
+        print(f"[{stamp}] {what} of {relative(path)}\n", flush=True)
         run_checks_in_child(lesson.number, args.folder)
-        print(f"\nWatching {_rel(path)}: save it to check again, Ctrl-C to stop.", flush=True)
+        print(f"\nWatching {relative(path)}: save it to check again, Ctrl-C to stop.", flush=True)
 
     try:
         print(f"Getting lesson {lesson.number}'s checks ready (only this once)...", flush=True)
@@ -136,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"(Could not prepare the checks up front: {type(e).__name__}: {e})")
         watch(path, on_change, interval=args.interval)
     except KeyboardInterrupt:
-        print(f"\nStopped watching {_rel(path)}. Goodbye for now: `make watch LESSON={lesson.number}` "
+        print(f"\nStopped watching {relative(path)}. Goodbye for now: `make watch LESSON={lesson.number}` "
               f"picks up right where you left off.")
         return 0
     return 0

@@ -15,3 +15,12 @@ OUTPUT_DIR = REPO / "outputs"
 def data_dir() -> Path:
     """Folder holding installed datasets (``COURSE_DATA_DIR`` overrides it, for tests)."""
     return Path(os.environ.get("COURSE_DATA_DIR", REPO / "datasets" / "data"))
+
+
+def relative(path: Path | str) -> str:
+    """``path`` relative to the repository when it lies inside it (for messages), else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
