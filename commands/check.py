@@ -14,9 +14,11 @@ from pathlib import Path
 
 from course import index
 from course.paths import LESSONS_DIR, REPO, SOLUTIONS_DIR
+from checks import honesty
 from checks.framework import PASS, LessonResult, checks_for, grade_file
 
-SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIMEOUT": "TIME", "MISSING": "MISS"}
+SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIMEOUT": "TIME", "MISSING": "MISS",
+          honesty.BORROWED: "REF "}
 
 
 def _color(text: str, code: str) -> str:
@@ -40,6 +42,9 @@ def grade(number: int, folder: Path = LESSONS_DIR, tasks=None, **options) -> Les
 def render(result: LessonResult, verbose_next: bool = True) -> str:
     lesson = index.lesson(result.lesson)
     out = [f"Lesson {lesson.number}: {lesson.title}  (checking {result.target})", ""]
+    borrowed = honesty.borrowed_note(result)
+    if borrowed:
+        out += [_color("  " + line, "1;31") for line in borrowed.splitlines()] + [""]
     if result.load_error:
         out += [_color("  Your file could not be loaded:", "31"), *("    " + line for line in result.load_error.splitlines()), ""]
     for r in result.results:
@@ -85,6 +90,10 @@ def next_step(result: LessonResult) -> str:
         return "Fix the problem above, then run the check again."
     passed_tasks = _passed_tasks(result)
     so_far = f"{len(passed_tasks)} of {len(lesson.tasks)} tasks pass so far. " if passed_tasks else ""
+    if first.status == honesty.BORROWED:
+        return (f"{so_far}Next: write task {first.task} yourself in {lesson.stub_path.relative_to(REPO)}, "
+                f"without solutions.{lesson.module} or the checks (`make hint LESSON={lesson.number} "
+                f"TASK={first.task}` helps).")
     if first.status == "TODO":
         return (f"{so_far}Next: task {first.task} in {lesson.stub_path.relative_to(REPO)} "
                 f"(stuck? `make hint LESSON={lesson.number} TASK={first.task}`).")
