@@ -76,8 +76,11 @@ def next_step(result: LessonResult) -> str:
         following = index.next_lesson(lesson.number)
         if following is None:
             return (done + "\nThat was the last lesson: you have built the whole recommender, from raw "
-                    "ratings to recommendations for a brand-new user. Run `make demo` to see it on "
-                    "MovieLens, and `make progress` for your scores.")
+                    "ratings to recommendations for a brand-new user. Run `make demo` to train it on "
+                    "MovieLens with your own code (its first lines say which lessons are yours; any "
+                    "function still left as the stub runs the reference), then ask it for your own top 10: "
+                    "`make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror`. "
+                    "`make progress` shows your scores.")
         read = (f"read {following.text_path.relative_to(REPO)}, " if following.text_path.exists() else "")
         return (f"{done}\nNext: lesson {following.number}, {following.title} (about {following.minutes} min): "
                 f"{read}fill in {following.stub_path.relative_to(REPO)}, then run "
@@ -163,7 +166,8 @@ def progress(folder: Path = LESSONS_DIR) -> tuple[str, bool]:
         lines.append(f"Next: lesson {next_todo.number}, {next_todo.title}: `make check LESSON={next_todo.number}` "
                      f"(`make hint LESSON={next_todo.number}` if you are stuck).")
     else:
-        lines.append("Every lesson passes. Well done: you have built the whole recommender. Try `make demo`.")
+        lines.append("Every lesson passes. Well done: you have built the whole recommender. Try `make demo`: it "
+                     "trains it on MovieLens with your own code and saves it for `make recommend`.")
     return "\n".join(lines), next_todo is None
 
 
