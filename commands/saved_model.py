@@ -153,12 +153,8 @@ def load(folder: Path) -> SavedModel:
     if (not isinstance(tensors, dict) or set(tensors) != set(TENSORS)
             or any(not isinstance(tensors[n], torch.Tensor) or list(tensors[n].shape) != shapes.get(n)
                    for n in TENSORS)):
-        raise ModelError(f"{folder} does not hold the tensors {model_json_names()}: {MAKE_ONE} again.")
+        raise ModelError(f"{folder} does not hold the tensors {', '.join(TENSORS)}: {MAKE_ONE} again.")
     return SavedModel(folder, meta, tensors)
-
-
-def model_json_names() -> str:
-    return ", ".join(TENSORS)
 
 
 def available(models_dir: Path = MODELS_DIR) -> list[SavedModel]:

@@ -165,3 +165,14 @@ def test_every_stub_function_is_detected_and_no_solution_function_is():
         for task in lesson.tasks:
             assert learner_code.is_stub(namespace[task.function], task), task.id
             assert not learner_code.is_stub(getattr(solution, task.function), task), task.id
+
+
+def test_a_file_that_cannot_load_runs_the_reference_and_says_why(tmp_path):
+    folder = solution_copies(tmp_path / "lessons")
+    (folder / "lesson04_debiasing.py").write_text("def user_mean_ratings(split:\n")
+    code = learner_code.select("auto", folder, lessons=range(1, 10))
+    assert code.whose(4) == learner_code.REFERENCE and code.whose(3) == learner_code.MINE
+    assert "lesson04_debiasing.py cannot be loaded (SyntaxError" in code.summary()
+    assert "make check LESSON=4" in code.summary()
+    with pytest.raises(learner_code.CodeChoiceError, match="CODE=mine: lesson 4"):
+        learner_code.select("mine", folder, lessons=range(1, 10))
