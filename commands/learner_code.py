@@ -12,13 +12,14 @@ A function is "not written yet" while it still carries its stub's
 NotImplementedError with the "Lesson N.k:" marker of its own task.
 
 Each learner file is loaded under a private module name (never ``lessons.*`` or
-``solutions.*``) and then patched in place:
-- a function not written yet is replaced by the reference's, so the learner's other
-  functions of that lesson call the reference one instead of hitting the stub;
-- a name the stub imports from an earlier lesson's reference (lesson 6's ``from
-  solutions.lesson05_weights import predict``), or a reference lesson module it imports,
-  is rebound to what the demo chose for that lesson: the learner's ``predict`` is what
-  trains.
+``solutions.*``), and so is a private copy of the lesson's reference file; then, in both:
+- every task function's name is bound to the chosen function (the learner's where it is
+  written, the reference copy's otherwise), so a learner's function calls the reference
+  for a sibling not written yet, and a reference function calls the learner's sibling;
+- a name imported from an earlier lesson's reference (lesson 6's ``from
+  solutions.lesson05_weights import predict``, in the stub and in the reference alike), or
+  a reference lesson module, is rebound to what the demo chose for that lesson: the
+  learner's ``predict`` is what trains, whether lesson 6's loop is theirs or the reference's.
 """
 from __future__ import annotations
 
@@ -145,11 +146,11 @@ def is_stub(func, task: index.Task) -> bool:
 
 # ---------------------------------------------------------------- choosing
 
-def _load(path: Path, lesson: index.Lesson) -> ModuleType:
-    """The learner's file as a private module; raises CodeChoiceError saying why not."""
+def _load(path: Path, lesson: index.Lesson, prefix: str = "_demo_learner_") -> ModuleType:
+    """A lesson file as a private module; raises CodeChoiceError saying why not."""
     if not path.exists():
         raise CodeChoiceError(f"{_display(path)} does not exist (`make reset LESSON={lesson.number}` restores the stub)")
-    spec = importlib.util.spec_from_file_location(f"_demo_learner_{lesson.module}", path)
+    spec = importlib.util.spec_from_file_location(f"{prefix}{lesson.module}", path)
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -184,7 +185,10 @@ def select(mode: str = "auto", folder: Path = LESSONS_DIR, lessons: Collection[i
                 raise CodeChoiceError(f"CODE=mine: lesson {lesson.number}: {error}.") from None
             code.notes.append(f"{error}: lesson {lesson.number} runs the reference")
             learner = None
-        choices = []
+        # A private copy of the reference, whose functions look their siblings and earlier
+        # lessons up in its own namespace, which is rebound below.
+        copy = _load(lesson.solution_path, lesson, prefix="_demo_reference_")
+        choices, chosen = [], {}
         for task in lesson.tasks:
             theirs = getattr(learner, task.function, None) if learner is not None else None
             mine = callable(theirs) and not is_stub(theirs, task)
@@ -195,21 +199,24 @@ def select(mode: str = "auto", folder: Path = LESSONS_DIR, lessons: Collection[i
                     f"Write it and check it with `make check LESSON={lesson.number}`, or run `make demo` "
                     f"without CODE to use the reference for what you have not written.")
             choices.append(Choice(lesson.number, task.id, task.function, mine))
-            if learner is not None and not mine:
-                setattr(learner, task.function, getattr(ref, task.function))
+            chosen[task.function] = theirs if mine else getattr(copy, task.function)
         code.choices[lesson.number] = choices
-        if learner is None:
-            code.modules[lesson.number] = ref
-            continue
-        # Names the learner's file imported from earlier lessons' reference: what the demo chose.
-        for name, value in list(vars(learner).items()):
-            if id(value) in replacements:
-                setattr(learner, name, replacements[id(value)])
-        code.modules[lesson.number] = learner
-        code.learner_files[lesson.number] = path
-        for choice in choices:
-            replacements[id(getattr(ref, choice.function))] = getattr(learner, choice.function)
-        replacements[id(ref)] = learner
+        for namespace in (copy, learner):
+            if namespace is None:
+                continue
+            # Earlier lessons' reference names: what the demo chose for them.
+            for name, value in list(vars(namespace).items()):
+                if id(value) in replacements:
+                    setattr(namespace, name, replacements[id(value)])
+            for name, function in chosen.items():
+                setattr(namespace, name, function)
+        used = learner if learner is not None else copy
+        code.modules[lesson.number] = used
+        if learner is not None:
+            code.learner_files[lesson.number] = path
+        for name, function in chosen.items():
+            replacements[id(getattr(ref, name))] = function
+        replacements[id(ref)] = used
     return code
 
 

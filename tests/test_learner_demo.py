@@ -127,6 +127,20 @@ def test_the_learners_predict_is_what_trains(tmp_path):
     assert "make check LESSON=5" in text
 
 
+def test_the_reference_loop_trains_the_learners_predict_too(tmp_path):
+    # Lesson 6 left as the stub: the reference's training loop runs, and it calls the
+    # learner's lesson 5 predict, not the reference's.
+    folder = solution_copies(tmp_path / "lessons")
+    stub(folder, 6)
+    path = folder / "lesson05_weights.py"
+    path.write_text(re.sub(r"(def predict\(.*?\"\"\".*?\"\"\"\n)", r'\1    raise RuntimeError("oops")\n',
+                           path.read_text(), count=1, flags=re.S))
+    status, text = run_demo(tmp_path, folder)
+    assert status == 1
+    assert "lesson 6 is the reference's" in text
+    assert "The demo stopped in your code: lesson 5, function `predict`" in text
+
+
 def test_code_mine_names_the_first_function_not_written(tmp_path):
     folder = solution_copies(tmp_path / "lessons")
     stub(folder, 7)
@@ -153,7 +167,8 @@ def test_stub_detection_function_by_function(tmp_path):
     assert code.whose(9) == learner_code.PARTLY
     assert [c.function for c in code.choices[9] if c.mine] == ["format_recommendations"]
     # The reference fills in what is not written, inside the learner's own module too.
-    assert code.l9.recommend is __import__("solutions.lesson09_personas", fromlist=["x"]).recommend
+    assert code.l9.recommend.__code__.co_filename == str(index.lesson(9).solution_path)
+    assert code.l9.format_recommendations.__code__.co_filename == str(path)
     assert "lesson 9: reference resolve_title, persona_context, score_catalogue, recommend" in code.summary()
 
 
