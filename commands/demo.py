@@ -244,7 +244,7 @@ def code_owners(code: Code) -> str:
                          (learner_code.REFERENCE, "the reference's")):
         numbers = code.lessons_whose(owner)
         if numbers:
-            parts.append(f"lesson{'s' if len(numbers) > 1 else ''} {learner_code._ranges(numbers)} {label}")
+            parts.append(f"lesson{'s' if len(numbers) > 1 else ''} {learner_code.number_ranges(numbers)} {label}")
     return "; ".join(parts)
 
 

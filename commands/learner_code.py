@@ -92,7 +92,7 @@ class Code:
             numbers = self.lessons_whose(owner)
             if not numbers:
                 continue
-            text = f"  lessons {_ranges(numbers)} are {label}" if len(numbers) > 1 else \
+            text = f"  lessons {number_ranges(numbers)} are {label}" if len(numbers) > 1 else \
                 f"  lesson {numbers[0]} is {label}"
             if owner == PARTLY:
                 details = []
@@ -105,7 +105,7 @@ class Code:
         return "\n".join(lines)
 
 
-def _ranges(numbers: list[int]) -> str:
+def number_ranges(numbers: list[int]) -> str:
     """[1, 2, 3, 5] -> '1-3, 5'."""
     parts, start = [], None
     for i, n in enumerate(numbers):
@@ -247,5 +247,5 @@ def explain_failure(error: BaseException, code: Code) -> str:
         return f"The demo stopped with {what} (in the reference code; none of your lessons ran)."
     checks = " ".join(f"`make check LESSON={n}`" for n in sorted(written))
     return (f"The demo stopped with {what}, in the reference code, which ran on what your lessons "
-            f"{_ranges(sorted(written))} returned: one of them may return something the next step cannot "
+            f"{number_ranges(sorted(written))} returned: one of them may return something the next step cannot "
             f"use. Run {checks}, or `make demo CODE=reference` to run the reference solutions instead.")
