@@ -9,10 +9,12 @@ DATASET ?= ml-latest-small
 # A local copy of the MovieLens archive or folder (classrooms without internet, CI).
 SOURCE  ?= $(DATA_SOURCE)
 LESSON  ?=
+# Whose lesson functions `make demo` runs: auto (yours where written), mine, reference.
+CODE    ?= auto
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data stubs check check-solutions progress test demo bench hint reset watch grade nbval notebooks
+.PHONY: help venv data stubs check check-solutions progress test demo recommend similar bench hint reset watch grade nbval notebooks
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -69,8 +71,14 @@ nbval: venv data ## re-execute the solution notebooks and compare every output w
 notebooks: venv data ## (maintainers) re-execute solutions/notebooks from their .py sources and store the outputs
 	$(PY) solutions/notebooks/build.py
 
-demo: venv data ## the whole pipeline on MovieLens: train, baselines, similar movies, personas (DATASET=...)
-	$(PY) -m commands.demo --dataset $(DATASET)
+demo: venv data ## the whole pipeline with your code, saves the model (CODE=auto|mine|reference, DATASET=...)
+	$(PY) -m commands.demo --dataset $(DATASET) --code $(CODE)
+
+recommend: venv ## a top 10 from the saved model: LIKES="toy story; finding nemo" LOVES=Animation HATES=Horror
+	@$(PY) -m commands.recommend --likes "$(LIKES)" --loves "$(LOVES)" --hates "$(HATES)" $(if $(NAME),--name "$(NAME)")
+
+similar: venv ## the movies nearest to one, from the saved model: TITLE="matrix"
+	@$(PY) -m commands.similar --title "$(TITLE)"
 
 bench: venv ## speed and memory of each stage, at ml-latest-small size and at ML-32M size (synthetic)
 	$(PY) -m benchmarks.bench

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable, Collection
 
+from checks import honesty
 from course import index
 from course.paths import REPO
 from course.processes import fork_and_wait, limit_memory
@@ -374,4 +375,5 @@ def grade_file(lesson_number: int, folder: Path, tasks: Collection[str] | None =
     lesson = index.lesson(lesson_number)
     path = folder / f"{lesson.module}.py"
     module, error = load_file(path, f"learner_{lesson.module}")
-    return run_lesson(lesson_number, module, path, error, tasks=tasks, **options)
+    result = run_lesson(lesson_number, module, path, error, tasks=tasks, **options)
+    return honesty.review(result, module, path)  # no points for tasks done with borrowed code

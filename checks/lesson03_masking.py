@@ -135,3 +135,25 @@ def random_not_first(learner, ref, fx):
     expect(first_by_id < users / 2,
            f"for {first_by_id} of {users} users the watch history is exactly their lowest movie ids: the ratings "
            f"were not shuffled, so labels would always be the newest-numbered movies.")
+
+
+@check("3.2", points=1, title="the history is the first part of the shuffled order")
+def history_first(learner, ref, fx):
+    # Following the recipe (seeded keys drawn after sorting and filtering) with the
+    # history and the labels swapped, the labels are the *first* rows of the shuffled
+    # order, so every user's labels lie inside the reference's history. Another correct
+    # shuffle makes that very unlikely: it would need it for every one of many users.
+    cfg = fx.cfg.data
+    out = _split(learner, fx)
+    expected = ref.split_watch_history(fx.s.top_ratings.copy(), cfg.history_fraction,
+                                       cfg.min_ratings_per_user, cfg.split_seed)
+    if _assignment(out).equals(_assignment(expected)):
+        return "same split as the reference"
+    ref_history = set(zip(expected.loc[expected.is_history, "userId"], expected.loc[expected.is_history, "movieId"]))
+    labels = out[~out.is_history]
+    users = labels.userId.nunique()
+    inside = all((u, m) in ref_history for u, m in zip(labels.userId, labels.movieId))
+    expect(not (users >= 20 and inside),
+           "your watch history is the last part of each user's shuffled ratings and the labels the first "
+           "part: history and labels are swapped. The first history_size(n) rows of the shuffled order "
+           "are the history (position < history_size), the rest are the labels.")

@@ -123,6 +123,12 @@ def user_split(learner, ref, fx):
                                                  "validation loss would then measure memory, not generalisation.")
     expect(sorted(np.concatenate([train, val]).tolist()) == users.tolist(), "every user should be in exactly one split.")
     expect(len(train) == 80, f"with 100 users and train_fraction 0.8 the training split should have 80 users, not {len(train)}.")
+    for count in (12, 7):  # 9.6 and 5.6 training users: rounding would give one more
+        few_train, few_val = learner.split_users(np.arange(count), 0.8, 5)
+        want = int(np.floor(count * 0.8))
+        expect(len(np.asarray(few_train)) == want,
+               f"with {count} users and train_fraction 0.8 the training split should have {want} users "
+               f"(0.8 x {count} = {0.8 * count:g}, rounded down), not {len(np.asarray(few_train))}.")
     expect(list(train) == sorted(train) and list(val) == sorted(val), "both splits should be sorted ascending.")
     expect(not np.array_equal(train, users[:80]), "the training users are just the first 80% of the ids: shuffle them first.")
     again, _ = learner.split_users(users, 0.8, 5)

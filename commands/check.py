@@ -14,9 +14,11 @@ from pathlib import Path
 
 from course import index
 from course.paths import LESSONS_DIR, REPO, SOLUTIONS_DIR
+from checks import honesty
 from checks.framework import PASS, LessonResult, checks_for, grade_file
 
-SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIMEOUT": "TIME", "MISSING": "MISS"}
+SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIMEOUT": "TIME", "MISSING": "MISS",
+          honesty.BORROWED: "REF "}
 
 
 def _color(text: str, code: str) -> str:
@@ -40,6 +42,9 @@ def grade(number: int, folder: Path = LESSONS_DIR, tasks=None, **options) -> Les
 def render(result: LessonResult, verbose_next: bool = True) -> str:
     lesson = index.lesson(result.lesson)
     out = [f"Lesson {lesson.number}: {lesson.title}  (checking {result.target})", ""]
+    borrowed = honesty.borrowed_note(result)
+    if borrowed:
+        out += [_color("  " + line, "1;31") for line in borrowed.splitlines()] + [""]
     if result.load_error:
         out += [_color("  Your file could not be loaded:", "31"), *("    " + line for line in result.load_error.splitlines()), ""]
     for r in result.results:
@@ -71,8 +76,11 @@ def next_step(result: LessonResult) -> str:
         following = index.next_lesson(lesson.number)
         if following is None:
             return (done + "\nThat was the last lesson: you have built the whole recommender, from raw "
-                    "ratings to recommendations for a brand-new user. Run `make demo` to see it on "
-                    "MovieLens, and `make progress` for your scores.")
+                    "ratings to recommendations for a brand-new user. Run `make demo` to train it on "
+                    "MovieLens with your own code (its first lines say which lessons are yours; any "
+                    "function still left as the stub runs the reference), then ask it for your own top 10: "
+                    "`make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror`. "
+                    "`make progress` shows your scores.")
         read = (f"read {following.text_path.relative_to(REPO)}, " if following.text_path.exists() else "")
         return (f"{done}\nNext: lesson {following.number}, {following.title} (about {following.minutes} min): "
                 f"{read}fill in {following.stub_path.relative_to(REPO)}, then run "
@@ -85,6 +93,10 @@ def next_step(result: LessonResult) -> str:
         return "Fix the problem above, then run the check again."
     passed_tasks = _passed_tasks(result)
     so_far = f"{len(passed_tasks)} of {len(lesson.tasks)} tasks pass so far. " if passed_tasks else ""
+    if first.status == honesty.BORROWED:
+        return (f"{so_far}Next: write task {first.task} yourself in {lesson.stub_path.relative_to(REPO)}, "
+                f"without solutions.{lesson.module} or the checks (`make hint LESSON={lesson.number} "
+                f"TASK={first.task}` helps).")
     if first.status == "TODO":
         return (f"{so_far}Next: task {first.task} in {lesson.stub_path.relative_to(REPO)} "
                 f"(stuck? `make hint LESSON={lesson.number} TASK={first.task}`).")
@@ -154,7 +166,8 @@ def progress(folder: Path = LESSONS_DIR) -> tuple[str, bool]:
         lines.append(f"Next: lesson {next_todo.number}, {next_todo.title}: `make check LESSON={next_todo.number}` "
                      f"(`make hint LESSON={next_todo.number}` if you are stuck).")
     else:
-        lines.append("Every lesson passes. Well done: you have built the whole recommender. Try `make demo`.")
+        lines.append("Every lesson passes. Well done: you have built the whole recommender. Try `make demo`: it "
+                     "trains it on MovieLens with your own code and saves it for `make recommend`.")
     return "\n".join(lines), next_todo is None
 
 

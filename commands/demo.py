@@ -1,13 +1,20 @@
-"""``make demo``: the whole reference pipeline on MovieLens, end to end.
+"""``make demo``: the whole pipeline on MovieLens, end to end, with your code.
 
     python -m commands.demo --dataset ml-latest-small     (make demo)
     python -m commands.demo --dataset ml-32m              (make demo DATASET=ml-32m)
+    python -m commands.demo --code reference              (make demo CODE=reference)
+
+Every lesson function comes from your lessons/ where you have written it and from the
+reference solutions otherwise (``--code auto``, the default; ``mine`` insists on yours,
+``reference`` uses solutions/ only): commands/learner_code.py chooses, and the demo
+prints first whose code each lesson is.
 
 Cleans and prepares the data (lessons 1-4), trains the two towers (lessons 5-6), compares
 the validation error with two baselines a model has to beat, then shows what the model
 learnt: the most similar movies of the seed post's seven query movies (lessons 7-8), the
 five personas' recommendations (lesson 9), the loss curve and a 2-D map of movie embeddings
-(PNG files under ``outputs/``). Every setting comes from ``course.config.CONFIGS[dataset]``.
+(PNG files under ``outputs/``). It saves the trained model under ``outputs/models/``
+for ``make recommend`` and ``make similar`` (commands/saved_model.py). Every setting comes from ``course.config.CONFIGS[dataset]``.
 It trains on the GPU when PyTorch sees one.
 
 ``--synthetic SIZE`` (not listed in ``--help``) runs the same code on the deterministic
@@ -28,20 +35,21 @@ from pathlib import Path
 
 import torch
 
+from commands import learner_code, saved_model
+from commands.learner_code import Code
 from course.config import CourseConfig, get_config
 from course.containers import Examples, Params, PreparedData
-from course.paths import OUTPUT_DIR, data_dir
+from course.paths import LESSONS_DIR, OUTPUT_DIR, data_dir
 from course.personas import PERSONAS, SIMILAR_QUERIES
 from datasets import synthetic as synthetic_data
-from solutions import lesson06_training as l6
-from solutions import lesson07_embeddings as l7
-from solutions import lesson09_personas as l9
-from solutions.lesson08_similarity import similar_titles
 from solutions.pipeline import new_parameters, prepare, read_movielens
 
 # Default settings for each synthetic size (--synthetic SIZE without --config).
 SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
 SIMILAR_K = 5            # neighbours listed per query movie
+FALLBACK_QUERIES = 3     # most-rated movies queried when none of the seed post's is in the catalogue
+DEMO_LESSONS = tuple(range(1, 10))   # the lessons whose code the demo runs
+MODEL_KIND = "two-tower-mse"
 NUM_RECOMMENDATIONS = 10
 MAP_MOVIES = 40          # the most-rated movies drawn on the embedding map
 # The genre that names a movie's colour on the map: the first of these it has.
@@ -171,23 +179,30 @@ def plot_embedding_map(combined: torch.Tensor, data: PreparedData, path: Path,
     return path
 
 
-def similar_movies_section(combined: torch.Tensor, data: PreparedData) -> None:
+def similar_movies_section(combined: torch.Tensor, data: PreparedData, l8) -> None:
 
     catalogue = set(data.top_movies)
+    queries = []
     for title in SIMILAR_QUERIES:
         movie_id = data.maps.id_by_title.get(title)
         if movie_id not in catalogue:
             why = "not in movies.csv" if movie_id is None else "too few ratings to be in the catalogue"
             print(f"\n{title}: skipped ({why})")
             continue
-        similar = similar_titles(title, SIMILAR_K, combined, data.top_movies,
-                                 data.maps.id_by_title, data.maps.title_by_id)
+        queries.append(title)
+    if not queries:
+        queries = [data.maps.title_by_id[m] for m in data.top_movies[:FALLBACK_QUERIES]]
+        print(f"\nNone of the seed post's query movies is in this catalogue; its {len(queries)} most-rated "
+              f"movies instead:")
+    for title in queries:
+        similar = l8.similar_titles(title, SIMILAR_K, combined, data.top_movies,
+                                    data.maps.id_by_title, data.maps.title_by_id)
         print(f"\n{title}")
         for i, other in enumerate(similar, 1):
             print(f"  {i}. {other}")
 
 
-def personas_section(params: Params, combined: torch.Tensor, data: PreparedData, strength: float) -> None:
+def personas_section(params: Params, combined: torch.Tensor, data: PreparedData, strength: float, l9) -> None:
 
     for persona in PERSONAS:
         known = [t for t in persona.favourite_titles if t in data.maps.id_by_title]
@@ -212,11 +227,35 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
             print(f"(no user-context slot, so the user tower cannot see: {'; '.join(unseen)})")
 
 
+def save_model(folder: Path, params: Params, combined: torch.Tensor, data: PreparedData, cfg: CourseConfig,
+               info: dict) -> Path:
+    """The trained model, for `make recommend` and `make similar` (commands/saved_model.py)."""
+    titles = [data.maps.title_by_id[m] for m in data.top_movies]
+    genres = [tuple(data.maps.genres_by_id.get(m, ())) for m in data.top_movies]
+    tensors = {"user_W": params.user_W, "user_b": params.user_b, "item_vectors": combined}
+    return saved_model.save(folder, MODEL_KIND, tensors, list(data.top_movies), titles, genres,
+                            data.context_index, {**info, "persona_strength": cfg.data.persona_strength})
+
+
+def code_owners(code: Code) -> str:
+    """'lessons 1-6, 8-9 yours; lesson 7 the reference's' for the saved model's record."""
+    parts = []
+    for owner, label in ((learner_code.MINE, "yours"), (learner_code.PARTLY, "partly yours"),
+                         (learner_code.REFERENCE, "the reference's")):
+        numbers = code.lessons_whose(owner)
+        if numbers:
+            parts.append(f"lesson{'s' if len(numbers) > 1 else ''} {learner_code.number_ranges(numbers)} {label}")
+    return "; ".join(parts)
+
+
 def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
-             device: torch.device, progress: bool = True, clock: Stopwatch | None = None) -> dict:
-    """Every stage of the demo; prints as it goes and returns what it measured."""
+             device: torch.device, progress: bool = True, clock: Stopwatch | None = None,
+             code: Code | None = None, config_name: str = "") -> dict:
+    """Every stage of the demo; prints as it goes and returns what it measured. ``code``
+    says whose lesson functions run (the reference by default)."""
 
     clock = clock or Stopwatch()
+    code = code or learner_code.select("reference", lessons=DEMO_LESSONS)
     heading("Data")
     counts = ratings.groupby("movieId").size()
     if int((counts > cfg.data.min_ratings_per_movie).sum()) < 2:
@@ -224,7 +263,7 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
                          "ratings (min_ratings_per_movie), so there is nothing to train on; "
                          "are these the settings for this dataset?")
     with clock.stage("prepare (lessons 1-4)"):
-        data = prepare(ratings, movies, cfg.data)
+        data = prepare(ratings, movies, cfg.data, code)
     print(f"{source}: {len(ratings):,} ratings, {len(movies):,} movies")
     print(f"catalogue: {len(data.top_movies):,} movies with more than {cfg.data.min_ratings_per_movie} "
           f"ratings, {len(data.genre_index)} genres, user context of {data.context_index.size} slots")
@@ -240,9 +279,9 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
           f"weight decay {t.weight_decay}, early stopping patience {t.patience} "
           f"(evaluations every {t.eval_every} steps); embeddings {m.item_feature_dim} + {m.item_id_dim}")
     with clock.stage("train (lessons 5-6)"):
-        params = params_to(new_parameters(data, m), device)
+        params = params_to(new_parameters(data, m, code), device)
         on_device = to_device(data, device)
-        history = l6.train(params, on_device, t, torch.Generator().manual_seed(t.seed), progress=progress)
+        history = code.l6.train(params, on_device, t, torch.Generator().manual_seed(t.seed), progress=progress)
     best = history.val_loss[history.steps.index(history.best_step)]
     stop = f"stopped early at step {history.steps[-1]:,}" if history.stopped_early else f"ran all {t.steps:,} steps"
     print(f"{stop}; best validation loss at step {history.best_step:,} (those parameters are kept)")
@@ -264,30 +303,43 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
               f"{history.val_loss[-1]:.4f}.)")
 
     with clock.stage("embeddings (lesson 7)"):
-        embeddings = l7.movie_embeddings(params, on_device.movie_genres)
+        embeddings = code.l7.movie_embeddings(params, on_device.movie_genres)
     heading(f"Most similar movies (combined embedding, {SIMILAR_K} nearest)")
     with clock.stage("similar movies (lesson 8)"):
-        similar_movies_section(embeddings.combined, data)
+        similar_movies_section(embeddings.combined, data, code.l8)
 
     heading("Recommendations for five new users (no retraining)")
     with clock.stage("personas (lesson 9)"):
-        personas_section(params, embeddings.combined, data, cfg.data.persona_strength)
+        personas_section(params, embeddings.combined, data, cfg.data.persona_strength, code.l9)
 
     heading("Figures")
     with clock.stage("figures"):
-        loss_path = l6.plot_loss_curve(history, out_dir / "loss_curve.png")
+        loss_path = code.l6.plot_loss_curve(history, out_dir / "loss_curve.png")
         map_path = plot_embedding_map(embeddings.combined, data, out_dir / "movie_map.png")
     print(f"loss curve:          {loss_path}")
     print(f"movie embedding map: {map_path}")
+
+    heading("Saved model")
+    with clock.stage("save model"):
+        info = {"command": "make demo", "config": config_name, "source": source, "code": code_owners(code),
+                "metrics": {"val_mse": best, "baseline_mse": better}}
+        model_dir = save_model(out_dir / "models" / MODEL_KIND, params, embeddings.combined, data, cfg, info)
+    print(f"{model_dir} (ask it: make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror, "
+          f"or make similar TITLE=\"matrix\")")
     return {"val_loss": best, "baselines": baselines, "history": history,
-            "figures": [loss_path, map_path]}
+            "figures": [loss_path, map_path], "model": model_dir}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m commands.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="ml-latest-small",
                         help="installed MovieLens dataset to run on (settings: course/config.py)")
-    parser.add_argument("--out", type=Path, default=OUTPUT_DIR, help="folder for the PNG figures")
+    parser.add_argument("--out", type=Path, default=OUTPUT_DIR,
+                        help="folder for the PNG figures and the saved model (models/)")
+    parser.add_argument("--code", choices=learner_code.MODES, default="auto",
+                        help="whose lesson functions run: yours where written (auto), yours only (mine), "
+                             "or the reference solutions (reference)")
+    parser.add_argument("--lessons", type=Path, default=LESSONS_DIR, help="folder of your lesson files")
     parser.add_argument("--device", default="auto", help="cuda, cpu or auto (cuda when available)")
     parser.add_argument("--no-progress", action="store_true", help="no training progress bar")
     parser.add_argument("--synthetic", metavar="SIZE", help=argparse.SUPPRESS)
@@ -302,11 +354,26 @@ def main(argv: list[str] | None = None) -> int:
     config_name = args.config or (SYNTHETIC_CONFIG.get(args.synthetic, args.dataset) if args.synthetic
                                   else args.dataset)
     cfg = get_config(config_name)
+    try:
+        code = learner_code.select(args.code, args.lessons, lessons=DEMO_LESSONS)
+    except learner_code.CodeChoiceError as error:
+        print(error, file=sys.stderr)
+        return 2
     print(f"Two-tower recommender demo: settings CONFIGS[{config_name!r}] from course/config.py")
+    print(code.summary())
     with clock.stage("read data"):
         ratings, movies, source = load_tables(args.dataset, args.synthetic, args.seed)
-    run_demo(cfg, ratings, movies, source, args.out, pick_device(args.device),
-             progress=not args.no_progress, clock=clock)
+    try:
+        run_demo(cfg, ratings, movies, source, args.out, pick_device(args.device),
+                 progress=not args.no_progress, clock=clock, code=code, config_name=config_name)
+    except Exception as error:  # noqa: BLE001 - said in words, with the traceback after it
+        if args.code == "reference":
+            raise
+        import traceback
+        sys.stdout.flush()
+        traceback.print_exc()
+        print("\n" + learner_code.explain_failure(error, code), file=sys.stderr)
+        return 1
     heading("Time per stage")
     print(clock.table())
     return 0

@@ -31,8 +31,17 @@ def read_movielens(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ratings, movies
 
 
-def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig) -> SimpleNamespace:
-    """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs)."""
+# The lesson modules the pipeline calls by default: the reference. ``make demo`` passes its
+# own namespace (attributes l1 ... l9) to run a learner's lessons through the same steps.
+REFERENCE = SimpleNamespace(l1=l1, l2=l2, l3=l3, l4=l4, l5=l5, l6=l6)
+
+
+def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
+                   code: SimpleNamespace | None = None) -> SimpleNamespace:
+    """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs).
+    ``code`` holds the lesson modules to call (``code.l1`` ...); the reference by default."""
+    l1, l2, l3, l4 = (code.l1, code.l2, code.l3, code.l4) if code is not None else (
+        REFERENCE.l1, REFERENCE.l2, REFERENCE.l3, REFERENCE.l4)
     s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg)
     # Lesson 1
     s.clean = l1.clean_ratings(ratings)
@@ -68,14 +77,17 @@ def to_prepared(s: SimpleNamespace) -> PreparedData:
     )
 
 
-def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig) -> PreparedData:
-    """Lessons 1-4 with the reference code: raw MovieLens tables in, model inputs out."""
-    return to_prepared(prepare_stages(ratings, movies, cfg))
+def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
+            code: SimpleNamespace | None = None) -> PreparedData:
+    """Lessons 1-4 (the reference code unless ``code`` says otherwise): raw MovieLens
+    tables in, model inputs out."""
+    return to_prepared(prepare_stages(ratings, movies, cfg, code))
 
 
-def new_parameters(data: PreparedData, cfg: ModelConfig) -> Params:
+def new_parameters(data: PreparedData, cfg: ModelConfig, code: SimpleNamespace | None = None) -> Params:
     """Fresh model parameters for ``data`` (lesson 5), drawn from ``cfg.init_seed``."""
-    return l5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
+    lesson5 = code.l5 if code is not None else l5
+    return lesson5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
                               cfg, torch.Generator().manual_seed(cfg.init_seed))
 
 

@@ -53,3 +53,16 @@ def _split(ratings, fraction, min_ratings, rng, sort=True):
     n = rows.groupby("userId")["movieId"].transform("size").to_numpy()
     rows["is_history"] = position < np.floor(n * fraction).astype("int64")
     return rows
+
+
+@mutant("swaps history and labels within the shuffled order (history = the last part)", symptom="swapped")
+def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):  # noqa: F811
+    rows = ratings[["userId", "movieId", "rating"]].sort_values(["userId", "movieId"], kind="stable")
+    per_user = rows.groupby("userId")["movieId"].transform("size")
+    rows = rows[per_user > min_ratings_per_user].reset_index(drop=True)
+    order = np.lexsort((np.random.default_rng(seed).random(len(rows)), rows["userId"].to_numpy()))
+    rows = rows.iloc[order].reset_index(drop=True)
+    position = rows.groupby("userId").cumcount().to_numpy()
+    n = rows.groupby("userId")["movieId"].transform("size").to_numpy()
+    rows["is_history"] = position >= n - np.floor(n * history_fraction).astype("int64")
+    return rows

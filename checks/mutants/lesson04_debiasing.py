@@ -61,3 +61,10 @@ def build_examples(split, users, user_means, movie_index):
 def build_examples(split, users, user_means, movie_index):  # noqa: F811
     from solutions.lesson04_debiasing import build_examples as reference
     return reference(split.assign(is_history=False), users, user_means, movie_index)
+
+
+@mutant("rounds the number of training users to the nearest integer instead of down", symptom="rounded down")
+def split_users(user_ids, train_fraction, seed):  # noqa: F811
+    shuffled = np.random.default_rng(seed).permutation(np.asarray(user_ids))
+    n = int(round(len(shuffled) * train_fraction))
+    return np.sort(shuffled[:n]), np.sort(shuffled[n:])

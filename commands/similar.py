@@ -1,0 +1,51 @@
+"""``make similar``: the movies nearest to one movie, from the model ``make demo`` saved.
+
+    make similar TITLE="matrix"
+    python -m commands.similar --title matrix [-k 10]
+
+The title is matched forgivingly (case, "The"/"A"/"An" at either end, the year optional).
+Nearness is the Euclidean distance between the saved movie vectors (lesson 7's combined
+embeddings), found with the reference lesson 8 ``similar_titles``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from commands import saved_model
+from solutions.lesson08_similarity import similar_titles
+
+USAGE = 'make similar TITLE="matrix"'
+
+
+def answer(title: str, k: int = 10, models_dir: Path = saved_model.MODELS_DIR) -> str:
+    if not title.strip():
+        raise ValueError(f"which movie? For example: {USAGE}")
+    model, which = saved_model.choose(saved_model.available(models_dir))
+    row = saved_model.find_title(title, model.titles)
+    found = model.titles[row]
+    id_by_title = {found: model.movie_ids[row]}
+    title_by_id = dict(zip(model.movie_ids, model.titles))
+    nearest = similar_titles(found, k, model.tensors["item_vectors"], model.movie_ids, id_by_title, title_by_id)
+    lines = [f"Movies most like {found}:", *(f"{i}. {t}" for i, t in enumerate(nearest, 1)), "",
+             which, f"({model.provenance()})"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m commands.similar", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--title", default="", help="the movie, e.g. matrix")
+    parser.add_argument("-k", type=int, default=10, help="how many neighbours")
+    parser.add_argument("--models", type=Path, default=saved_model.MODELS_DIR, help="folder of saved models")
+    args = parser.parse_args(argv)
+    try:
+        print(answer(args.title, args.k, args.models))
+    except (saved_model.ModelError, saved_model.UnknownTitle, ValueError) as error:
+        print(str(error)[0].upper() + str(error)[1:], file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""`make recommend` and `make similar` answer from the model `make demo` saved, and say
+plainly what is wrong: an unknown title (with suggestions), an unknown genre (with the
+valid ones), no saved model (with the command that makes one). The model here is trained
+by the demo on the synthetic fixture data."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+import torch
+
+from commands import demo, recommend, saved_model, similar
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert demo.main(["--synthetic", "fixture", "--out", str(out), "--no-progress", "--device", "cpu",
+                          "--code", "reference"]) == 0
+    return out / "models"
+
+
+def run(main, argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_the_saved_model_is_plain_json_and_tensors(models):
+    folder = models / "two-tower-mse"
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["format"] == saved_model.FORMAT and meta["kind"] == "two-tower-mse"
+    tensors = torch.load(folder / "tensors.pt", weights_only=True)
+    assert set(tensors) == {"user_W", "user_b", "item_vectors"}
+    assert list(tensors["item_vectors"].shape) == [len(meta["movies"]["id"]), tensors["user_b"].shape[0]]
+
+
+def test_recommend_answers_in_the_hello_form(models):
+    status, text, err = run(recommend.main, ["--likes", "first ghost; ENIGMA", "--loves", "horror",
+                                             "--hates", "Drama", "--name", "Ada", "--models", str(models)])
+    assert status == 0, err
+    assert text.startswith("Hello, Ada\nBecause you like: [Horror]\nAnd hate: [Drama]")
+    assert "First Ghost (1991)\nEnigma (1974)" in text
+    listed = text.split("You should watch:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(listed) == 10 and listed[0].startswith("1. ") and listed[9].startswith("10. ")
+    assert not any("First Ghost" in line or "Enigma" in line for line in listed)
+    assert "(the only saved model)" in text
+
+
+def test_recommend_suggests_titles_and_lists_genres(models):
+    status, text, err = run(recommend.main, ["--likes", "wild dor", "--hates", "Dramma", "--models", str(models)])
+    assert status == 2 and not text
+    assert 'No movie called "wild dor"' in err and 'did you mean "Wild Door (2004)"' in err
+    assert '"Dramma" is not a genre of this model; the genres are: ' in err and "Drama, Fantasy" in err
+
+
+def test_without_a_saved_model_it_says_which_command_makes_one(tmp_path):
+    for main, argv in ((recommend.main, ["--loves", "Comedy"]), (similar.main, ["--title", "matrix"])):
+        status, text, err = run(main, [*argv, "--models", str(tmp_path)])
+        assert status == 2
+        assert "There is no saved model yet" in err and "`make demo` trains one" in err
+
+
+def test_similar_lists_the_nearest_movies(models):
+    status, text, err = run(similar.main, ["--title", "enigma", "-k", "4", "--models", str(models)])
+    assert status == 0, err
+    assert text.startswith("Movies most like Enigma (1974):\n1. ")
+    assert "\n4. " in text and "\n5. " not in text
+    status, _, err = run(similar.main, ["--title", "enigmaa", "--models", str(models)])
+    assert status == 2 and 'did you mean "Enigma (1974)"' in err
+
+
+@pytest.mark.parametrize("query, title", [
+    ("matrix", "Matrix, The (1999)"),
+    ("The Matrix", "Matrix, The (1999)"),
+    ("the matrix (1999)", "Matrix, The (1999)"),
+    ("toy story", "Toy Story (1995)"),
+    ("TOY STORY 2", "Toy Story 2 (1999)"),
+    ("a beautiful mind", "Beautiful Mind, A (2001)"),
+    ("dumb and dumber", "Dumb & Dumber (Dumb and Dumber) (1994)"),
+    ("hamlet 2000", "Hamlet (2000)"),
+])
+def test_titles_are_matched_forgivingly(query, title):
+    titles = ["Toy Story (1995)", "Matrix, The (1999)", "Toy Story 2 (1999)", "Beautiful Mind, A (2001)",
+              "Dumb & Dumber (Dumb and Dumber) (1994)", "Hamlet (1990)", "Hamlet (2000)"]
+    assert titles[saved_model.find_title(query, titles)] == title
+
+
+def test_a_same_name_without_year_gives_the_most_rated():
+    assert saved_model.find_title("hamlet", ["Hamlet (1990)", "Hamlet (2000)"]) == 0
+
+
+def test_a_damaged_model_is_refused_with_the_fix(models, tmp_path):
+    folder = tmp_path / "two-tower-mse"
+    folder.mkdir()
+    (folder / "model.json").write_text((models / "two-tower-mse" / "model.json").read_text())
+    (folder / "tensors.pt").write_bytes(b"not a tensor file")
+    with pytest.raises(saved_model.ModelError, match="make demo"):
+        saved_model.available(tmp_path)
+
+
+def test_the_better_model_is_chosen_and_named(models):
+    base = saved_model.load(models / "two-tower-mse")
+    worse = saved_model.SavedModel(base.folder, {**base.meta, "metrics": {"ndcg@10": 0.05}}, base.tensors)
+    better = saved_model.SavedModel(base.folder, {**base.meta, "metrics": {"ndcg@10": 0.21}}, base.tensors)
+    chosen, why = saved_model.choose([worse, better])
+    assert chosen is better and "NDCG@10" in why and "0.210" in why
