@@ -308,8 +308,8 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
             # buffered so prints survive an os._exit.
             sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
             try:
-                import torch
-                torch.set_num_threads(1)
+                from course.threads import use_course_threads
+                use_course_threads()
             except ImportError:
                 pass
             _limit_child(memory_limit_mb)

@@ -32,6 +32,7 @@ from course.config import CourseConfig, get_config
 from course.containers import Examples, Params, PreparedData
 from course.paths import OUTPUT_DIR, data_dir
 from course.personas import PERSONAS, SIMILAR_QUERIES
+from course.threads import use_course_threads
 
 # Default settings for each synthetic size (--synthetic SIZE without --config).
 SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
@@ -299,6 +300,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    use_course_threads()  # one CPU thread: see course/threads.py
     clock = Stopwatch()
     config_name = args.config or (SYNTHETIC_CONFIG.get(args.synthetic, args.dataset) if args.synthetic
                                   else args.dataset)
