@@ -35,18 +35,16 @@ def split_watch_history(ratings: pd.DataFrame, history_fraction: float,
     split, whatever the input's row order.
     """
     # BEGIN SOLUTION 3.2
-    columns = ["userId", "movieId", "rating"]
-    user = ratings["userId"].to_numpy()
-    movie = ratings["movieId"].to_numpy()
     # Sort by (user, movie) first, so the result does not depend on the input's row order.
     # At ML-32M size (26M ratings) one stable sort of a single integer key, user * (number
     # of movie ids) + movie, is several times faster than sort_values on two columns.
-    order = _stable_order(user, movie)
-    user = user[order]
+    order = _stable_order(ratings["userId"].to_numpy(), ratings["movieId"].to_numpy())
 
     # Each user's ratings are now one run of rows: where the runs start and how long they are.
+    user = ratings["userId"].to_numpy()[order]
     starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]]) if len(user) else np.zeros(0, dtype="int64")
-    lengths = np.diff(np.r_[starts, len(user)])
+    del user
+    lengths = np.diff(np.r_[starts, len(order)])
     kept = lengths > min_ratings_per_user
     order = order[np.repeat(kept, lengths)]
     lengths = lengths[kept]
@@ -54,12 +52,16 @@ def split_watch_history(ratings: pd.DataFrame, history_fraction: float,
     # One random key per kept rating, then sort by (user, key): a per-user shuffle in one pass.
     rng = np.random.default_rng(seed)
     shuffle_key = rng.random(len(order))
-    user_run = np.repeat(np.arange(len(lengths)), lengths)
-    order = order[_stable_order(user_run, shuffle_key)]
+    order = order[_stable_order(np.repeat(np.arange(len(lengths)), lengths), shuffle_key)]
+    del shuffle_key
 
-    split = pd.DataFrame({name: ratings[name].to_numpy()[order] for name in columns})
-    position = np.arange(len(order)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    split["is_history"] = position < history_size(np.repeat(lengths, lengths), history_fraction)
+    # The first history_size(n) of each user's n shuffled ratings are the watch history.
+    position = np.arange(len(order))
+    position -= np.repeat(np.cumsum(lengths) - lengths, lengths)
+    is_history = position < np.repeat(history_size(lengths, history_fraction), lengths)
+    del position
+    split = pd.DataFrame({name: ratings[name].to_numpy()[order] for name in ("userId", "movieId", "rating")})
+    split["is_history"] = is_history
     return split
     # END SOLUTION
 
@@ -73,23 +75,31 @@ def _stable_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """
     if len(first) == 0:
         return np.zeros(0, dtype="int64")
-    first = first.astype("int64") - first.min()
+    first = first.astype("int64")  # a copy, changed in place below
+    first -= first.min()
     if second.dtype.kind == "f":
         exact = (second * 2.0 ** 53).astype("int64")
         if not np.array_equal(exact / 2.0 ** 53, second):  # not Generator.random's floats
             return np.lexsort((second, first))
     else:
-        exact = second.astype("int64") - second.min()
+        exact = second.astype("int64")
+        exact -= exact.min()
     first_bits = int(first.max()).bit_length()
     second_bits = max(int(exact.max()).bit_length(), 1)
     if first_bits + second_bits <= 62:
-        return np.argsort((first << second_bits) | exact, kind="stable")
+        first <<= second_bits
+        first |= exact
+        del exact
+        return np.argsort(first, kind="stable")
     if second.dtype.kind != "f":
         return np.lexsort((second, first))
     # Too many bits for both: keep the high bits of the random key. If two keys of one user
     # then look equal (rare: well under one run in a hundred at ML-32M size), sort exactly.
     shift = first_bits + second_bits - 62
-    key = (first << (second_bits - shift)) | (exact >> shift)
+    key = first << (second_bits - shift)
+    exact >>= shift
+    key |= exact
+    del exact
     order = np.argsort(key, kind="stable")
     if bool((np.diff(key[order]) == 0).any()):
         return np.lexsort((second, first))
