@@ -132,7 +132,7 @@ def test_notebook_metadata_is_the_canonical_one(notebook):
 def test_notebook_follows_the_house_rules(notebook):
     cells = _code_cells(_read(notebook))
     setup = cells[0].source
-    assert "torch.set_num_threads(1)" in setup, "the setup cell pins PyTorch to one thread"
+    assert "use_course_threads()" in setup, "the setup cell applies the course's thread policy (one thread)"
     assert '"course" / "index.toml"' in setup, "the setup cell finds the repository root by course/index.toml"
     assert 'CONFIGS["ml-latest-small"]' in setup, "hyper-parameters come from course/config.py"
     for number, cell in enumerate(cells):

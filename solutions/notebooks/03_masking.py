@@ -26,10 +26,12 @@ import torch
 
 from course.config import CONFIGS
 from course.paths import data_dir
+from course.threads import use_course_threads
 
-# One thread: PyTorch then adds up floating-point numbers in the same order on every
-# machine, whatever its number of cores, so the printed values below are reproducible.
-torch.set_num_threads(1)
+# One thread, the course's policy (course/threads.py): faster on these small matrices, and
+# PyTorch then adds up floating-point numbers in the same order on every machine, so the
+# printed values below are reproducible.
+use_course_threads()
 torch.set_printoptions(precision=4)
 torch.manual_seed(0)  # every random draw below uses its own seeded generator; this is a safety net
 pd.set_option("display.precision", 4)
