@@ -164,7 +164,8 @@ def step_flops(params, data, batch_size: int, weight_decay: float) -> int:
 
 
 def time_steps(params, data, cfg, steps: int) -> tuple[float, float]:
-    """Wall and CPU seconds of ``steps`` reference training steps (no evaluation)."""
+    """Wall and CPU seconds of ``steps`` reference training steps (no evaluation), as the
+    reference ``train`` takes them (``minibatch_step``)."""
     import torch
 
     from solutions import lesson06_training as l6
@@ -174,8 +175,7 @@ def time_steps(params, data, cfg, steps: int) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     for step in range(steps):
         rows = l6.sample_minibatch(len(data.train), cfg.batch_size, generator).to(device)
-        loss = l6.batch_loss(params, data, data.train, rows, cfg.weight_decay)
-        l6.sgd_step(params, loss, l6.learning_rate(step, cfg.lr_schedule))
+        l6.minibatch_step(params, data, rows, l6.learning_rate(step, cfg.lr_schedule), cfg.weight_decay)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 

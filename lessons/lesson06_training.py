@@ -72,6 +72,37 @@ def evaluate(params: Params, data: PreparedData, examples: Examples) -> float:
     raise NotImplementedError("Lesson 6.5: the loss on a whole set")
 
 
+def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.Tensor,
+                      right_rows: torch.Tensor) -> torch.Tensor:
+    """``left[left_rows[i]] . right[right_rows[i]]`` for every i: one dot product per example.
+
+    Looking the rows up and multiplying them (``(left[a] * right[b]).sum(dim=1)``) copies two
+    50-number rows per example through memory, chunk by chunk. When ``left_rows`` never
+    decreases (examples ordered by user, as lesson 4 builds them) and on a CPU, the pairs
+    are the stored entries of a sparse user x movie matrix, and
+    ``torch.sparse.sampled_addmm`` computes exactly these dot products in one pass,
+    about five times faster at ML-32M size.
+    """
+    n = len(left_rows)
+    if n and left.device.type == "cpu" and bool((left_rows[1:] >= left_rows[:-1]).all()):
+        import warnings
+
+        row_starts = torch.zeros(len(left) + 1, dtype=torch.int64)
+        row_starts[1:] = torch.bincount(left_rows, minlength=len(left)).cumsum(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+            pattern = torch.sparse_csr_tensor(row_starts, right_rows, torch.zeros(n, dtype=left.dtype),
+                                              size=(len(left), len(right)), check_invariants=False)
+            return torch.sparse.sampled_addmm(pattern, left, right.T, beta=0.0).values()
+    out = torch.empty(n, dtype=left.dtype if n else torch.float32, device=left_rows.device)
+    for start in range(0, n, EVAL_CHUNK):
+        end = min(start + EVAL_CHUNK, n)
+        # index_select copies whole rows, faster than indexing with [] for row look-ups.
+        out[start:end] = (left.index_select(0, left_rows[start:end])
+                          * right.index_select(0, right_rows[start:end])).sum(dim=1)
+    return out
+
+
 def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: float,
                    weight_decay: float = 0.0) -> None:
     """One training step on the rows ``rows`` of ``data.train``: exactly

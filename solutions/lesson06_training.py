@@ -85,28 +85,64 @@ def evaluate(params: Params, data: PreparedData, examples: Examples) -> float:
     """
     # BEGIN SOLUTION 6.5
     n = len(examples)
+    if n == 0:
+        return 0.0
     device = examples.target.device
-    # The users that have an example, each once, and where each user's embedding lands.
-    present = torch.zeros(data.user_context.shape[0], dtype=torch.bool, device=device)
-    present[examples.user_row] = True
-    users = present.nonzero().squeeze(1)
-    slot = torch.full(present.shape, -1, dtype=torch.int64, device=device)
-    slot[users] = torch.arange(len(users), device=device)
-    user_embeddings = torch.cat([user_tower(params, data.user_context.index_select(0, chunk))
-                                 for chunk in users.split(8 * EVAL_CHUNK)]) if len(users) else None
+    num_users = data.user_context.shape[0]
+    has_examples = torch.bincount(examples.user_row, minlength=num_users) > 0
+    if 2 * int(has_examples.sum()) > num_users:
+        # Most users have examples (a training set): every user's embedding, chunk by chunk.
+        user_embeddings = torch.cat([user_tower(params, chunk) for chunk in data.user_context.split(8 * EVAL_CHUNK)])
+        user_rows = examples.user_row
+    else:
+        # Only the users that have an example, each once, and where each one's embedding lands.
+        users = has_examples.nonzero().squeeze(1)
+        user_embeddings = torch.cat([user_tower(params, data.user_context.index_select(0, chunk))
+                                     for chunk in users.split(8 * EVAL_CHUNK)])
+        slot = torch.full((num_users,), -1, dtype=torch.int64, device=device)
+        slot[users] = torch.arange(len(users), device=device)
+        user_rows = slot[examples.user_row]
     movie_rows = torch.arange(data.movie_genres.shape[0], device=device)
     movie_embeddings = item_tower(params, data.movie_genres, movie_rows)
+    predictions = _row_dot_products(user_embeddings, movie_embeddings, user_rows, examples.movie_row)
 
     total = 0.0
     for start in range(0, n, EVAL_CHUNK):
         end = min(start + EVAL_CHUNK, n)
-        # index_select copies whole rows, faster than indexing with [] for row look-ups.
-        users_here = user_embeddings.index_select(0, slot[examples.user_row[start:end]])
-        movies_here = movie_embeddings.index_select(0, examples.movie_row[start:end])
-        predictions = (users_here * movies_here).sum(dim=1)
-        total += float(((predictions - examples.target[start:end]) ** 2).mean()) * (end - start)
+        total += float(((predictions[start:end] - examples.target[start:end]) ** 2).mean()) * (end - start)
     return total / max(n, 1)
     # END SOLUTION
+
+
+def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.Tensor,
+                      right_rows: torch.Tensor) -> torch.Tensor:
+    """``left[left_rows[i]] . right[right_rows[i]]`` for every i: one dot product per example.
+
+    Looking the rows up and multiplying them (``(left[a] * right[b]).sum(dim=1)``) copies two
+    50-number rows per example through memory, chunk by chunk. When ``left_rows`` never
+    decreases (examples ordered by user, as lesson 4 builds them) and on a CPU, the pairs
+    are the stored entries of a sparse user x movie matrix, and
+    ``torch.sparse.sampled_addmm`` computes exactly these dot products in one pass,
+    about five times faster at ML-32M size.
+    """
+    n = len(left_rows)
+    if n and left.device.type == "cpu" and bool((left_rows[1:] >= left_rows[:-1]).all()):
+        import warnings
+
+        row_starts = torch.zeros(len(left) + 1, dtype=torch.int64)
+        row_starts[1:] = torch.bincount(left_rows, minlength=len(left)).cumsum(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+            pattern = torch.sparse_csr_tensor(row_starts, right_rows, torch.zeros(n, dtype=left.dtype),
+                                              size=(len(left), len(right)), check_invariants=False)
+            return torch.sparse.sampled_addmm(pattern, left, right.T, beta=0.0).values()
+    out = torch.empty(n, dtype=left.dtype if n else torch.float32, device=left_rows.device)
+    for start in range(0, n, EVAL_CHUNK):
+        end = min(start + EVAL_CHUNK, n)
+        # index_select copies whole rows, faster than indexing with [] for row look-ups.
+        out[start:end] = (left.index_select(0, left_rows[start:end])
+                          * right.index_select(0, right_rows[start:end])).sum(dim=1)
+    return out
 
 
 def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: float,
