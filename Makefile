@@ -71,5 +71,5 @@ notebooks: venv data ## (maintainers) re-execute solutions/notebooks from their 
 demo: venv data ## the whole pipeline on MovieLens: train, baselines, similar movies, personas (DATASET=...)
 	$(PY) -m course.demo --dataset $(DATASET)
 
-bench: venv ## speed and memory of each stage, at ml-latest-small size and at ML-32M size (synthetic)
+bench: venv ## speed and memory of every stage at ml-latest-small and ML-32M size (synthetic), outputs/bench.json
 	$(PY) -m benchmarks.bench
