@@ -80,5 +80,5 @@ recommend: venv ## a top 10 from the saved model: LIKES="toy story; finding nemo
 similar: venv ## the movies nearest to one, from the saved model: TITLE="matrix"
 	@$(PY) -m commands.similar --title "$(TITLE)"
 
-bench: venv ## speed and memory of each stage, at ml-latest-small size and at ML-32M size (synthetic)
+bench: venv ## speed and memory of every stage at ml-latest-small and ML-32M size (synthetic), outputs/bench.json
 	$(PY) -m benchmarks.bench

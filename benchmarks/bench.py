@@ -1,42 +1,68 @@
-"""``make bench``: wall time and peak memory of every stage of the reference pipeline.
+"""``make bench``: time, CPU time and peak memory of every stage of the reference pipeline.
 
-    python -m benchmarks.bench            # ml-latest-small size, then ML-32M size (synthetic)
-    python -m benchmarks.bench --quick    # ml-latest-small size only
+    python -m benchmarks.bench            # everything below, one run (about 10 minutes on 2 cores)
+    python -m benchmarks.bench --quick    # ml-latest-small size only, no 50k-step run (about a minute)
 
-Each size runs in a fresh Python process, so one size's memory never counts against the
-other. Peak memory is the process's peak resident set (``VmHWM`` in ``/proc/self/status``,
-which counts what torch and numpy allocate, unlike ``tracemalloc``); it is reset before
-every stage (``/proc/self/clear_refs``), so each row shows the peak *during* that stage,
-data already held by earlier stages included. Sizes:
+Every size runs in a fresh Python process (``python -m benchmarks.bench --worker ...`` from
+the repository root), so one size's memory never counts against another. Peak memory is
+the process's peak resident set (``VmHWM`` in ``/proc/self/status``, which counts what torch
+and numpy allocate, unlike ``tracemalloc``); it is reset before every stage
+(``/proc/self/clear_refs``), so each row shows the peak *during* that stage, data already
+held by earlier stages included. Every time is shown twice, wall clock and the process's
+CPU time, with the load average: on a shared machine wall time measures the neighbours too.
+PyTorch runs under the course's thread policy (``course.threads``: one thread). Sizes:
 
 - ``ml-latest-small``: the real data if it is installed (``make data``), else the synthetic
   ``small`` preset of the same shape; settings ``CONFIGS["ml-latest-small"]``.
-- ``ml-32m``: the synthetic ``ml-32m`` preset (about 32M ratings, 200k users, 87k movies),
-  settings ``BLOG_DEFAULTS``. Generating it takes a while and is not counted as a stage.
+- ``ml-32m``: the synthetic ``ml-32m`` preset (32M ratings, 200k users, 87k movies; real
+  ML-32M cannot be assumed present), settings ``CONFIGS["ml-32m"]`` (the post's). Lessons
+  1-4 go through ``solutions.pipeline.prepare_stages`` with a per-lesson timer; then the
+  whole demo (``course.demo.run_demo``: lessons 1-9, the post's 50,000 steps with 51
+  evaluations, baselines, figures) runs in the same process, its evaluations timed apart.
 
-Then it measures, side by side, the speed-up of the vectorised code of two lessons over the
-Python loops of the seed post: all-pairs distances (lesson 8) and the user context matrix
-(lesson 4). Speed and memory live here only: the tests never assert a time.
+Then: similar movies (lesson 8, blocked) for an 84,000-movie catalogue of random
+embeddings of the model's width; a matrix product's GFLOP/s on one core next to the
+training step's; and, side by side, the speed-up of the vectorised code of two lessons over
+the Python loops of the seed post, and of the thread policy over PyTorch's default.
+Everything is also written to ``outputs/bench.json``. Speed and memory live here only: the
+tests run this code on tiny data (``--smoke``) but never assert a time.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
+import io
 import json
 import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN_STEPS = 500          # minibatch steps timed per size
+TRAIN_STEPS = 500          # minibatch steps timed per size, without evaluations
 SIMILARITY_MOVIES = 300    # movies for the loop-vs-vectorised distance comparison
 CONTEXT_USERS = 3000       # users for the loop-vs-vectorised context comparison
-PREPROCESSING_BUDGET = (180.0, 8 * 1024)  # seconds and MiB for lessons 1-4 at ML-32M size
+SIMILAR_CATALOGUE = 84_000  # movies for the blocked similar-movies stage (ML-32M has 87,585)
+SIMILAR_BLOCK_ROWS = 1024
+THREAD_STEPS = 300         # steps per thread count in the thread comparison
+GOALS = {  # the issue's goals on a quiet 2-core machine (seconds, GiB, ratio)
+    "ml32m_train_50k_s": 120.0, "ml32m_eval_share": 0.25, "ml32m_demo_s": 240.0, "ml32m_peak_gib": 8e9 / 2 ** 30,
+    "similar_84k_s": 120.0, "similar_84k_peak_gib": 8e9 / 2 ** 30, "prep_ml32m_s": 30.0,
+    "prep_ml32m_peak_gib": 4e9 / 2 ** 30,
+}
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 # --------------------------------------------------------------------------------------
@@ -74,21 +100,83 @@ def peak_mib() -> float:
 
 
 class Recorder:
-    """Time and peak memory of each stage, written as JSON lines for the parent process."""
+    """Time, CPU time and peak memory of each stage, written as JSON lines for the parent."""
 
-    def __init__(self, stream=sys.stdout) -> None:
-        self.stream = stream
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
         self.per_stage_peak = reset_peak()
+
+    def emit(self, **row) -> None:
+        print(json.dumps(row), file=self.stream, flush=True)
+
+    def info(self, text: str) -> None:
+        self.emit(info=text)
+
+    def figure(self, key: str, value) -> None:
+        self.emit(figure=key, value=value)
 
     @contextmanager
     def stage(self, name: str, note: str = ""):
         gc.collect()
         reset_peak()
-        start = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         yield
-        seconds = time.perf_counter() - start
-        row = {"stage": name, "seconds": seconds, "peak_mib": peak_mib(), "note": note}
-        print(json.dumps(row), file=self.stream, flush=True)
+        self.emit(stage=name, seconds=time.perf_counter() - wall, cpu_s=time.process_time() - cpu,
+                  peak_mib=peak_mib(), note=note, load=load_average())
+
+
+# --------------------------------------------------------------------------------------
+# Rates: a matrix product, and the training step
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 0.5) -> tuple[float, float]:
+    """GFLOP/s of ``[m, k] @ [k, n]`` products, by wall time and by CPU time."""
+    import torch
+
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    for _ in range(10):
+        a @ b
+    count, wall, cpu = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall < seconds:
+        for _ in range(20):
+            a @ b
+        count += 20
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    flops = 2.0 * m * k * n * count
+    return flops / wall / 1e9, flops / max(cpu, 1e-9) / 1e9
+
+
+def step_flops(params, data, batch_size: int, weight_decay: float) -> int:
+    """Floating-point operations of one training step (forward and backward), counted by
+    PyTorch's FlopCounterMode (matrix products only: the rest is a small part)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from solutions import lesson06_training as l6
+
+    probe = params.clone()
+    rows = l6.sample_minibatch(len(data.train), batch_size, torch.Generator().manual_seed(0))
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss = l6.batch_loss(probe, data, data.train, rows, weight_decay)
+        loss.backward()
+    return int(counter.get_total_flops())
+
+
+def time_steps(params, data, cfg, steps: int) -> tuple[float, float]:
+    """Wall and CPU seconds of ``steps`` reference training steps (no evaluation), as the
+    reference ``train`` takes them (``minibatch_step``)."""
+    import torch
+
+    from solutions import lesson06_training as l6
+
+    generator = torch.Generator().manual_seed(cfg.seed)
+    device = params.user_W.device
+    wall, cpu = time.perf_counter(), time.process_time()
+    for step in range(steps):
+        rows = l6.sample_minibatch(len(data.train), cfg.batch_size, generator).to(device)
+        l6.minibatch_step(params, data, rows, l6.learning_rate(step, cfg.lr_schedule), cfg.weight_decay)
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 # --------------------------------------------------------------------------------------
@@ -108,87 +196,67 @@ def load_size(size: str, seed: int = 0):
             return ratings, movies, "ml-latest-small", "real ml-latest-small"
         data = synthetic.generate("small", seed)
         return data.ratings, data.movies, "ml-latest-small", "synthetic 'small' (ml-latest-small not installed)"
-    if size == "ml-32m":
-        data = synthetic.generate("ml-32m", seed)
-        return data.ratings, data.movies, "ml-32m", "synthetic 'ml-32m'"
+    if size in ("ml-32m", "fixture"):
+        data = synthetic.generate(size, seed)
+        return data.ratings, data.movies, size, f"synthetic {size!r}"
     raise SystemExit(f"unknown size {size!r}")
 
 
-def run_size(size: str, out=sys.stdout) -> None:
-    """Every stage of the pipeline at one size (the body of a worker process)."""
+def run_size(size: str, demo: bool = False, out=None) -> None:
+    """Every stage of the pipeline at one size (the body of a worker process); with
+    ``demo``, then the whole demo pipeline with the size's full training run."""
     import torch
 
     from course.config import get_config
     from course.personas import PERSONAS
-    from solutions import lesson01_cleaning as l1
-    from solutions import lesson02_vocabularies as l2
-    from solutions import lesson03_masking as l3
-    from solutions import lesson04_debiasing as l4
+    from course.threads import use_course_threads
     from solutions import lesson06_training as l6
     from solutions import lesson07_embeddings as l7
     from solutions import lesson08_similarity as l8
     from solutions import lesson09_personas as l9
-    from solutions.pipeline import new_parameters, to_prepared
-    from types import SimpleNamespace
+    from solutions.pipeline import new_parameters, prepare_stages, to_prepared
 
+    threads = use_course_threads()
     torch.manual_seed(0)
     rec = Recorder(out)
     if not rec.per_stage_peak:
-        print(json.dumps({"info": "no /proc/self/clear_refs here: each peak is the process's peak so far"}),
-              file=out, flush=True)
+        rec.info("no /proc/self/clear_refs here: each peak is the process's peak so far")
     with rec.stage("load data (read CSV or generate)"):
         ratings, movies, config_name, description = load_size(size)
-    print(json.dumps({"info": f"{description}: {len(ratings):,} ratings, {ratings['userId'].nunique():,} users, "
-                              f"{len(movies):,} movies; settings CONFIGS[{config_name!r}]"}), file=out, flush=True)
+    rec.info(f"{description}: {len(ratings):,} ratings, {ratings['userId'].nunique():,} users, "
+             f"{len(movies):,} movies; settings CONFIGS[{config_name!r}]; {threads} torch thread(s)")
     cfg = get_config(config_name)
-    d = cfg.data
 
-    # Lessons 1-4 exactly as solutions.pipeline.prepare_stages chains them (same intermediates
-    # kept alive, so the memory is what `prepare` needs), one timed stage per lesson.
-    s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=d)
-    with rec.stage("lesson 1: cleaning"):
-        s.clean = l1.clean_ratings(ratings)
-        s.rating_counts = l1.count_ratings_per_movie(s.clean)
-        s.top_movies = l1.select_top_movies(s.rating_counts, d.min_ratings_per_movie)
-        s.top_ratings = l1.keep_top_movie_ratings(s.clean, s.top_movies)
-        s.maps = l1.build_movie_maps(movies, s.top_ratings, s.top_movies)
-    with rec.stage("lesson 2: vocabularies"):
-        s.movie_index = l2.build_movie_index(s.top_movies)
-        s.genre_index = l2.build_genre_index(s.maps.genres_by_id)
-        s.context_index = l2.build_user_context_index(s.top_movies, s.genre_index, d.num_context_movies)
-    with rec.stage("lesson 3: masking"):
-        s.split = l3.split_watch_history(s.top_ratings, d.history_fraction, d.min_ratings_per_user, d.split_seed)
-    with rec.stage("lesson 4: debiasing, examples"):
-        s.user_means = l4.user_mean_ratings(s.split)
-        s.movie_genres = l4.movie_genre_matrix(s.top_movies, s.maps.genres_by_id, s.genre_index)
-        s.genre_affinity = l4.user_genre_affinity(s.split, s.user_means, s.movie_index, s.movie_genres)
-        s.user_context = l4.build_user_contexts(s.split, s.user_means, s.context_index, s.genre_affinity)
-        s.users = l4.select_users(s.split, d.min_labels, d.max_labels)
-        s.train_users, s.val_users = l4.split_users(s.users, d.train_user_fraction, d.split_seed)
-        s.train = l4.build_examples(s.split, s.train_users, s.user_means, s.movie_index)
-        s.val = l4.build_examples(s.split, s.val_users, s.user_means, s.movie_index)
+    # Lessons 1-4 through the reference chain, one timed stage per lesson, keeping only what
+    # `prepare` keeps (so the memory is what the demo needs).
+    s = prepare_stages(ratings, movies, cfg.data, stage=rec.stage, keep_tables=False)
     data = to_prepared(s)
-    print(json.dumps({"info": f"catalogue {len(data.top_movies):,} movies, {len(data.user_ids):,} users, "
-                              f"context {data.context_index.size} slots, {len(data.train):,} training and "
-                              f"{len(data.val):,} validation examples"}), file=out, flush=True)
-    del s, ratings
-    gc.collect()
+    del s
+    rec.info(f"catalogue {len(data.top_movies):,} movies, {len(data.user_ids):,} users, "
+             f"context {data.context_index.size} slots, {len(data.train):,} training and "
+             f"{len(data.val):,} validation examples")
 
     m, t = cfg.model, cfg.train
     params = new_parameters(data, m)
-    generator = torch.Generator().manual_seed(t.seed)
+    time_steps(params, data, t, 20)  # warm-up
     with rec.stage(f"training: {TRAIN_STEPS} steps", f"batch {t.batch_size}"):
-        for step in range(TRAIN_STEPS):
-            rows = l6.sample_minibatch(len(data.train), t.batch_size, generator)
-            loss = l6.batch_loss(params, data, data.train, rows, t.weight_decay)
-            l6.sgd_step(params, loss, l6.learning_rate(step, t.lr_schedule))
+        wall, cpu = time_steps(params, data, t, TRAIN_STEPS)
+    flops = step_flops(params, data, t.batch_size, t.weight_decay)
+    rec.figure("steps_per_s_short", TRAIN_STEPS / wall)
+    rec.figure("steps_per_cpu_s_short", TRAIN_STEPS / cpu)
+    rec.figure("step_mflop", flops / 1e6)
     with rec.stage("training: one full evaluation", f"{len(data.train) + len(data.val):,} examples"):
         l6.evaluate(params, data, data.train)
         l6.evaluate(params, data, data.val)
     with rec.stage("lesson 7: movie embeddings"):
         embeddings = l7.movie_embeddings(params, data.movie_genres)
     with rec.stage("lesson 8: all-pairs similarity", f"{len(data.top_movies):,} movies, top 5"):
-        l8.most_similar(embeddings.combined, 5)
+        all_pairs = l8.most_similar(embeddings.combined, 5)
+    with rec.stage("lesson 8: blocked similarity", f"{len(data.top_movies):,} movies, top 5"):
+        blocked = l8.most_similar_blocked(embeddings.combined, 5, SIMILAR_BLOCK_ROWS)
+    rec.info(f"blocked and all-pairs neighbours: {int((blocked == all_pairs).all(dim=1).sum()):,} of "
+             f"{len(blocked):,} rows identical")
+    del all_pairs, blocked
     with rec.stage("lesson 9: persona scoring", f"{len(PERSONAS)} personas, top 10"):
         for persona in PERSONAS:
             # Synthetic catalogues have other titles: stand in the most-rated movies.
@@ -200,6 +268,129 @@ def run_size(size: str, out=sys.stdout) -> None:
             context = l9.persona_context(liked, disliked, favourites, data.context_index)
             scores = l9.score_catalogue(params, context, embeddings.combined)
             l9.recommend(scores, [data.movie_index[f] for f in favourites if f in data.movie_index], 10)
+    # The step's biggest product, and a large one: what one core can do.
+    shape = (t.batch_size, data.context_index.size, m.user_dim)
+    rec.figure("matmul_step_shape", list(shape))
+    rec.figure("matmul_gflops_step_shape", matmul_gflops(*shape))
+    rec.figure("matmul_gflops", matmul_gflops(512, 512, 512))
+    del data, params, embeddings
+    if demo:
+        run_whole_demo(rec, cfg, config_name, ratings, movies, description)
+
+
+def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, description: str) -> None:
+    """``course.demo.run_demo`` end to end (its output hidden), evaluations timed apart."""
+    import torch
+
+    from course import demo
+    from solutions import lesson06_training as l6
+
+    evaluations = {"wall": 0.0, "cpu": 0.0, "calls": 0}
+    original = l6.evaluate
+
+    def timed_evaluate(*args, **kwargs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            evaluations["wall"] += time.perf_counter() - wall
+            evaluations["cpu"] += time.process_time() - cpu
+            evaluations["calls"] += 1
+
+    training = {"cpu": 0.0}
+    original_train = l6.train
+
+    def timed_train(*args, **kwargs):
+        cpu = time.process_time()
+        try:
+            return original_train(*args, **kwargs)
+        finally:
+            training["cpu"] += time.process_time() - cpu
+
+    clock = demo.Stopwatch()
+    l6.evaluate, l6.train = timed_evaluate, timed_train
+    try:
+        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), \
+                rec.stage("whole demo pipeline (course.demo.run_demo)", f"settings CONFIGS[{config_name!r}]"):
+            cpu = time.process_time()
+            result = demo.run_demo(cfg, ratings, movies, description, Path(folder), demo.pick_device("auto"),
+                                   progress=False, clock=clock)
+            demo_cpu = time.process_time() - cpu
+    finally:
+        l6.evaluate, l6.train = original, original_train
+    stages = dict(clock.stages)
+    history = result["history"]
+    steps = history.steps[-1]
+    train_wall = stages["train (lessons 5-6)"]
+    rec.figure("demo_stages", stages)
+    rec.figure("demo_s", sum(stages.values()))
+    rec.figure("demo_cpu_s", demo_cpu)
+    rec.figure("train_s", train_wall)
+    rec.figure("train_cpu_s", training["cpu"])
+    rec.figure("train_steps", steps)
+    rec.figure("evaluations", evaluations["calls"] // 2)
+    rec.figure("eval_s", evaluations["wall"])
+    rec.figure("eval_cpu_s", evaluations["cpu"])
+    rec.figure("steps_per_s", steps / max(train_wall - evaluations["wall"], 1e-9))
+    rec.figure("val_loss", result["val_loss"])
+    rec.figure("device", str(demo.pick_device("auto")) + (f" ({torch.cuda.get_device_name()})"
+                                                         if torch.cuda.is_available() else ""))
+
+
+def run_similar(movies: int, out=None) -> None:
+    """Lesson 8's blocked neighbours for a catalogue of ``movies`` random embeddings of the
+    model's width (the worker body of the similar-movies stage)."""
+    import torch
+
+    from course.config import get_config
+    from course.threads import use_course_threads
+    from solutions import lesson08_similarity as l8
+
+    use_course_threads()
+    rec = Recorder(out)
+    width = get_config("ml-32m").model.user_dim
+    embeddings = torch.tanh(torch.randn((movies, width), generator=torch.Generator().manual_seed(8)))
+    with rec.stage(f"lesson 8: similar movies, {movies:,} movies (blocked)",
+                   f"{width} dims, top 5, blocks of {SIMILAR_BLOCK_ROWS} rows"):
+        neighbours = l8.most_similar_blocked(embeddings, 5, SIMILAR_BLOCK_ROWS)
+    rec.info(f"{movies:,} x 5 neighbours; an all-pairs matrix would be {movies ** 2 * 4 / 2 ** 30:.1f} GiB "
+             f"before its sort")
+    del neighbours
+
+
+def compare_threads(out=None) -> None:
+    """Training steps at ML-32M shapes with PyTorch's default thread count and with the
+    course's policy, in one process (worker body)."""
+    import torch
+
+    from course.config import get_config
+    from course.containers import ContextIndex, Examples, PreparedData
+    from course.threads import course_threads
+    from solutions import lesson05_weights as l5
+
+    rec = Recorder(out)
+    default = torch.get_num_threads()
+    cfg = get_config("ml-32m")
+    g = torch.Generator().manual_seed(0)
+    users, context, movies, genres, n = 200_000, 270, 5904, 20, 1_000_000
+    data = PreparedData(
+        top_movies=list(range(movies)), maps=None, movie_index=None, genre_index={str(i): i for i in range(genres)},
+        context_index=ContextIndex({}, {}, context), user_ids=None, user_means=None,
+        user_context=torch.randn((users, context), generator=g) * (torch.rand((users, context), generator=g) < 0.1),
+        movie_genres=(torch.rand((movies, genres), generator=g) < 0.15).float(),
+        train=Examples(torch.randint(0, users, (n,), generator=g), torch.randint(0, movies, (n,), generator=g),
+                       torch.randn(n, generator=g)),
+        val=None)
+    rows = []
+    for threads in sorted({default, course_threads()}):
+        torch.set_num_threads(threads)
+        params = l5.init_parameters(context, genres, movies, cfg.model, torch.Generator().manual_seed(42))
+        time_steps(params, data, cfg.train, 20)
+        wall, cpu = time_steps(params, data, cfg.train, THREAD_STEPS)
+        rows.append({"threads": threads, "steps_per_s": THREAD_STEPS / wall, "steps_per_cpu_s": THREAD_STEPS / cpu})
+    rec.figure("threads", rows)
+    rec.figure("default_threads", default)
+    rec.figure("load", load_average())
 
 
 # --------------------------------------------------------------------------------------
@@ -285,22 +476,29 @@ def speedups() -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------
-# The parent: one worker per size, then the table
+# The parent: one worker per size, then the tables
 
 
-def run_worker(size: str) -> tuple[list[dict], list[str], str | None]:
-    print(f"[{size}] running in a fresh process ...", file=sys.stderr, flush=True)
-    process = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--worker", size], cwd=REPO,
+def run_worker(*args: str) -> tuple[list[dict], list[str], dict, str | None]:
+    """Run ``python -m benchmarks.bench --worker ARGS`` in a fresh process (the course is
+    installed as a package) and collect its stages, notes and figures."""
+    print(f"[{' '.join(args)}] running in a fresh process (load {load_average()}) ...", file=sys.stderr, flush=True)
+    process = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--worker", *args], cwd=REPO,
                              stdout=subprocess.PIPE, text=True)
-    stages, info = [], []
+    stages, info, figures = [], [], {}
     for line in process.stdout.splitlines():
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
             continue
-        (info.append(row["info"]) if "info" in row else stages.append(row))
+        if "info" in row:
+            info.append(row["info"])
+        elif "figure" in row:
+            figures[row["figure"]] = row["value"]
+        else:
+            stages.append(row)
     error = None if process.returncode == 0 else f"worker exited with status {process.returncode}"
-    return stages, info, error
+    return stages, info, figures, error
 
 
 def is_preprocessing(stage: str) -> bool:
@@ -316,66 +514,178 @@ def format_table(headers: list[str], rows: list[list[str]], right: set[int]) -> 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
+def summary(results: dict, similar: tuple, threads: tuple | None) -> dict:
+    """The figures of ``outputs/bench.json`` (seconds, GiB; rates per second)."""
+    out: dict = {"load_average_at_end": load_average(), "cpu_cores": os.cpu_count()}
+    for size, (stages, _, figures, _) in results.items():
+        key = {"ml-latest-small": "small", "ml-32m": "ml32m", "fixture": "fixture"}[size]
+        pre = [s for s in stages if is_preprocessing(s["stage"])]
+        if pre:
+            out[f"prep_{key}_s"] = sum(s["seconds"] for s in pre)
+            out[f"prep_{key}_cpu_s"] = sum(s["cpu_s"] for s in pre)
+            out[f"prep_{key}_peak_gib"] = max(s["peak_mib"] for s in pre) / 1024
+        out[f"{key}_stages"] = stages
+        out[f"{key}_steps_per_s_500"] = figures.get("steps_per_s_short")
+        out[f"{key}_steps_per_cpu_s_500"] = figures.get("steps_per_cpu_s_short")
+        if "demo_s" in figures:
+            demo_stage = next(s for s in stages if s["stage"].startswith("whole demo"))
+            out[f"{key}_demo_s"] = figures["demo_s"]
+            out[f"{key}_demo_cpu_s"] = figures["demo_cpu_s"]
+            out[f"{key}_demo_with_data_generation_s"] = figures["demo_s"] + stages[0]["seconds"]
+            out[f"{key}_demo_stages_s"] = figures["demo_stages"]
+            out[f"{key}_peak_gib"] = demo_stage["peak_mib"] / 1024
+            out[f"{key}_train_{figures['train_steps'] // 1000}k_s"] = figures["train_s"]
+            out[f"{key}_train_steps"] = figures["train_steps"]
+            out[f"{key}_evaluations"] = figures["evaluations"]
+            out[f"{key}_eval_s"] = figures["eval_s"]
+            out[f"{key}_eval_cpu_s"] = figures["eval_cpu_s"]
+            out[f"{key}_eval_share"] = figures["eval_s"] / figures["train_s"]
+            out[f"{key}_train_cpu_s"] = figures["train_cpu_s"]
+            out[f"{key}_eval_share_cpu"] = figures["eval_cpu_s"] / max(figures["train_cpu_s"], 1e-9)
+            out[f"{key}_val_loss"] = figures["val_loss"]
+            out[f"{key}_device"] = figures["device"]
+    main_size = "ml-32m" if "ml-32m" in results else next(iter(results))
+    figures = results[main_size][2]
+    rate = figures.get("steps_per_s") or figures.get("steps_per_s_short")
+    if rate:
+        out["train_steps_per_s"] = rate
+        out["train_steps_per_s_from"] = (f"{main_size}: the demo's full run, evaluations excluded"
+                                         if figures.get("steps_per_s") else f"{main_size}: {TRAIN_STEPS} steps")
+        out["train_step_mflop"] = figures["step_mflop"]
+        out["train_gflops"] = rate * figures["step_mflop"] / 1e3
+        out["train_gflops_cpu_500"] = figures["steps_per_cpu_s_short"] * figures["step_mflop"] / 1e3
+        out["matmul_gflops"], out["matmul_gflops_cpu"] = figures["matmul_gflops"]
+        out["matmul_512_gflops"] = figures["matmul_gflops"][0]
+        out["matmul_step_shape"] = figures["matmul_step_shape"]
+        out["matmul_step_shape_gflops"], out["matmul_step_shape_gflops_cpu"] = figures["matmul_gflops_step_shape"]
+    stages, _, _, _ = similar
+    if stages:
+        key = "similar_84k" if SIMILAR_CATALOGUE == 84_000 else "similar"
+        out[f"{key}_s"] = stages[0]["seconds"]
+        out[f"{key}_cpu_s"] = stages[0]["cpu_s"]
+        out[f"{key}_peak_gib"] = stages[0]["peak_mib"] / 1024
+    if threads and threads[2].get("threads"):
+        out["threads_comparison"] = threads[2]["threads"]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
+    global SIMILAR_CATALOGUE
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="skip the ML-32M size")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="ml-latest-small size only, and a smaller catalogue")
+    parser.add_argument("--json", type=Path, default=REPO / "outputs" / "bench.json", help="where to write the figures")
     parser.add_argument("--no-speedups", action="store_true", help="skip the loop-vs-vectorised comparison")
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests: tiny data, every code path
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        run_size(args.worker)
+        kind, *rest = args.worker
+        if kind == "size":
+            run_size(rest[0], demo="demo" in rest[1:])
+        elif kind == "similar":
+            run_similar(int(rest[0]))
+        elif kind == "threads":
+            compare_threads()
         return 0
 
     import torch
-    torch_threads = torch.get_num_threads()
+
+    from course.threads import course_threads
     print(f"make bench: {platform.python_implementation()} {platform.python_version()}, torch {torch.__version__} "
-          f"on CPU ({os.cpu_count()} cores, {torch_threads} torch threads)")
-    sizes = ["ml-latest-small"] + ([] if args.quick else ["ml-32m"])
-    results = {size: run_worker(size) for size in sizes}
+          f"on {os.cpu_count()} CPU cores; {course_threads()} torch thread (course.threads; PyTorch's default "
+          f"here: {torch.get_num_threads()}); load average {load_average()}")
+    if args.smoke:
+        sizes, demo_size, SIMILAR_CATALOGUE = ["fixture"], "fixture", 2000
+    elif args.quick:
+        sizes, demo_size, SIMILAR_CATALOGUE = ["ml-latest-small"], None, 8400
+    else:
+        sizes, demo_size = ["ml-latest-small", "ml-32m"], "ml-32m"
+    results = {size: run_worker("size", size, *(["demo"] if size == demo_size else [])) for size in sizes}
+    similar = run_worker("similar", str(SIMILAR_CATALOGUE))
+    threads = None if args.smoke else run_worker("threads")
 
     print()
-    for size, (_, info, error) in results.items():
+    for size, (_, info, _, error) in results.items():
         for line in info:
             print(f"[{size}] {line}")
         if error:
             print(f"[{size}] FAILED: {error}")
     names: list[str] = []
-    for stages, _, _ in results.values():
+    for stages, _, _, _ in results.values():
         names += [s["stage"] for s in stages if s["stage"] not in names]
-    headers = ["stage"] + [f"{size} {what}" for size in sizes for what in ("time", "peak RSS")]
+    headers = ["stage"] + [f"{size} {what}" for size in sizes for what in ("wall", "CPU", "peak RSS")]
+
+    def cells(found):
+        return ([f"{found['seconds']:.2f} s", f"{found['cpu_s']:.2f} s", f"{found['peak_mib']:,.0f} MiB"]
+                if found else ["-", "-", "-"])
     rows = []
     for name in names:
-        row = [name]
-        for size in sizes:
-            found = next((s for s in results[size][0] if s["stage"] == name), None)
-            row += ([f"{found['seconds']:.2f} s", f"{found['peak_mib']:,.0f} MiB"] if found else ["-", "-"])
-        rows.append(row)
-    def totals(pick):
-        row = []
-        for size in sizes:
-            chosen = [s for s in results[size][0] if pick(s["stage"])]
-            row += ([f"{sum(s['seconds'] for s in chosen):.2f} s", f"{max(s['peak_mib'] for s in chosen):,.0f} MiB"]
-                    if chosen else ["-", "-"])
-        return row
-    rows.append(["lessons 1-4 together"] + totals(is_preprocessing))
-    rows.append(["whole run"] + totals(lambda name: True))
+        rows.append([name] + sum((cells(next((s for s in results[size][0] if s["stage"] == name), None))
+                                  for size in sizes), []))
+    row = ["lessons 1-4 together"]
+    for size in sizes:
+        pre = [s for s in results[size][0] if is_preprocessing(s["stage"])]
+        row += ([f"{sum(s['seconds'] for s in pre):.2f} s", f"{sum(s['cpu_s'] for s in pre):.2f} s",
+                 f"{max(s['peak_mib'] for s in pre):,.0f} MiB"] if pre else ["-", "-", "-"])
+    rows.append(row)
     print()
     print("Time and peak resident memory per stage (peak during the stage, data held so far included)")
     print(format_table(headers, rows, right=set(range(1, len(headers)))))
-    if "ml-32m" in results and results["ml-32m"][0]:
-        pre = [s for s in results["ml-32m"][0] if is_preprocessing(s["stage"])]
-        seconds, mib = sum(s["seconds"] for s in pre), max(s["peak_mib"] for s in pre)
-        ok = seconds < PREPROCESSING_BUDGET[0] and mib < PREPROCESSING_BUDGET[1]
-        print(f"\nML-32M size, lessons 1-4: {seconds:.0f} s and {mib / 1024:.1f} GiB peak "
-              f"({'within' if ok else 'OVER'} the budget of {PREPROCESSING_BUDGET[0]:.0f} s and "
-              f"{PREPROCESSING_BUDGET[1] / 1024:.0f} GiB)")
+    for stages, _, _, error in (similar,):
+        for s in stages:
+            print(f"\n{s['stage']}: {s['seconds']:.1f} s wall, {s['cpu_s']:.1f} s CPU, peak "
+                  f"{s['peak_mib'] / 1024:.2f} GiB ({s['note']}; load {s['load']})")
+        for line in similar[1]:
+            print(f"  {line}")
+        if error:
+            print(f"similar movies FAILED: {error}")
 
-    if not args.no_speedups:
+    figures = summary(results, similar, threads)
+    key = "ml32m" if "ml-32m" in results else "fixture" if args.smoke else None
+    if key and f"{key}_demo_s" in figures:
+        f = figures
+        print(f"\nWhole demo at {key} size (course.demo.run_demo, data generation excluded): {f[f'{key}_demo_s']:.1f} s "
+              f"wall, {f[f'{key}_demo_cpu_s']:.1f} s CPU, peak {f[f'{key}_peak_gib']:.2f} GiB; with data "
+              f"generation {f[f'{key}_demo_with_data_generation_s']:.1f} s")
+        train_key = next(k for k in f if k.startswith(f"{key}_train_") and k.endswith("k_s"))
+        print(f"  training: {f[f'{key}_train_steps']:,} steps with {f[f'{key}_evaluations']} evaluations in "
+              f"{f[train_key]:.1f} s; evaluations {f[f'{key}_eval_s']:.1f} s "
+              f"({f[f'{key}_eval_share']:.0%} of training); CPU time: training {f[f'{key}_train_cpu_s']:.1f} s, "
+              f"evaluations {f[f'{key}_eval_cpu_s']:.1f} s ({f[f'{key}_eval_share_cpu']:.0%}); "
+              f"validation MSE {f[f'{key}_val_loss']:.4f}; on {f[f'{key}_device']}")
+    if "train_steps_per_s" in figures:
+        f = figures
+        print(f"\nTraining step ({f['train_steps_per_s_from']}): {f['train_steps_per_s']:,.0f} steps/s, "
+              f"{f['train_step_mflop']:.2f} MFLOP each = {f['train_gflops']:.1f} GFLOP/s; a matrix product on "
+              f"this core in the same run: {f['matmul_gflops']:.1f} GFLOP/s at 512x512x512, "
+              f"{f['matmul_step_shape_gflops']:.1f} GFLOP/s at the step's {f['matmul_step_shape']} "
+              f"(step at {f['train_gflops'] / f['matmul_gflops']:.0%} of the large product's rate)")
+    if threads:
+        print(f"\nThread policy (ML-32M shapes, {THREAD_STEPS} steps each; load {threads[2].get('load')}):")
+        for row in threads[2].get("threads", []):
+            print(f"  {row['threads']} thread(s): {row['steps_per_s']:,.0f} steps/s wall, "
+                  f"{row['steps_per_cpu_s']:,.0f} steps per CPU-second")
+    if not args.smoke and key:
+        print("\nGoals (quiet 2-core machine; this run's load average is printed above):")
+        for name, goal in GOALS.items():
+            if name in figures:
+                ok = figures[name] <= goal
+                unit = "" if name.endswith("share") else (" GiB" if name.endswith("gib") else " s")
+                print(f"  {name:24} {figures[name]:8.2f}{unit}  goal <= {goal:.2f}{unit}  {'ok' if ok else 'MISSED'}")
+
+    if not args.no_speedups and not args.smoke:
         print("\nSpeed-up of the course's vectorised code over the seed post's Python loops (same inputs)")
+        table = speedups()
+        figures["loop_vs_vectorised"] = table
         rows = [[r["what"], f"{r['loop']:.3f} s", f"{r['vectorised']:.4f} s", f"{r['loop'] / r['vectorised']:,.0f}x",
-                 "yes" if r["same"] else "NO"] for r in speedups()]
+                 "yes" if r["same"] else "NO"] for r in table]
         print(format_table(["comparison", "loop", "vectorised", "speed-up", "same result"], rows, right={1, 2, 3}))
-    return 1 if any(error for _, _, error in results.values()) else 0
+    figures["load_average_at_end"] = load_average()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\nFigures written to {args.json}")
+    failed = [e for _, _, _, e in (*results.values(), similar, *([threads] if threads else [])) if e]
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

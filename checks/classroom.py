@@ -769,8 +769,8 @@ def worker_main(argv: list[str]) -> int:
     import importlib
 
     try:
-        import torch
-        torch.set_num_threads(1)
+        from course.threads import use_course_threads
+        use_course_threads()
     except ImportError:
         pass
     from checks import fixtures

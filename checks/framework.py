@@ -29,6 +29,7 @@ from checks import honesty
 from course import index
 from course.paths import REPO
 from course.processes import fork_and_wait, limit_memory
+from course.threads import use_course_threads
 
 DEFAULT_TIMEOUT_S = 10.0
 OUTPUT_LIMIT_BYTES = 1 << 20       # a learner's prints beyond 1 MiB are cut off
@@ -299,11 +300,7 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
         # Python-level streams too (pytest and notebooks replace sys.stdout); line
         # buffered so prints survive an os._exit.
         sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
-        try:
-            import torch
-            torch.set_num_threads(1)
-        except ImportError:
-            pass
+        use_course_threads()
         _child_setup(memory_limit_mb)
         return 0, pickle.dumps(run_inline(item, learner, ref, fx, learner_path))
 

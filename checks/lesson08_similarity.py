@@ -288,3 +288,104 @@ def unknown_title(learner, ref, fx):
         raise CheckFailed(f"similar_titles({title!r}) (a title {where}) returned {got!r}; it should raise "
                           f"KeyError, so a typo is never answered with some other movie's neighbours.")
     return "KeyError raised"
+
+
+# ---------------------------------------------------------------- 8.4 most_similar_blocked
+
+SEE_8_2 = " (the blocked version must give most_similar's neighbours: fix tasks 8.1 and 8.2 first if they fail.)"
+
+
+def _blocked(learner, x: torch.Tensor, k: int, block_rows: int, what: str) -> torch.Tensor:
+    out = learner.most_similar_blocked(x.clone(), k, block_rows)
+    expect_type(out, torch.Tensor, "most_similar_blocked's result")
+    n = x.shape[0]
+    expect(tuple(out.shape) == (n, k), f"for {what} ({n} rows), k={k} and blocks of {block_rows} rows, "
+                                       f"most_similar_blocked should return shape {(n, k)}, the k neighbours of "
+                                       f"every row, not {tuple(out.shape)}: is the last, shorter block left out?")
+    expect(out.dtype == torch.int64, f"most_similar_blocked returns dtype {out.dtype}; row numbers should be int64.")
+    expect(bool(((out >= 0) & (out < n)).all()), f"most_similar_blocked returns numbers outside 0..{n - 1}: they "
+                                                 f"should be rows of the whole matrix, not of the block.")
+    own = (out == torch.arange(n)[:, None]).any(dim=1)
+    if bool(own.any()):
+        row = int(torch.nonzero(own)[0])
+        raise CheckFailed(f"with blocks of {block_rows} rows, row {row} is listed as its own neighbour (in "
+                          f"{int(own.sum())} of {n} rows): in a block starting at row s, row s + i of the whole "
+                          f"matrix is row i of the block, so +inf goes at [i, s + i], not on the block's diagonal.")
+    return out
+
+
+@check("8.4", points=3, title="blocked and all-pairs neighbours agree, for every block size")
+def blocked_agrees(learner, ref, fx):
+    x, k = fx.embeddings.combined, 5
+    n = len(x)
+    truth = _truth(x)
+    expected = ref.most_similar(x.clone(), k)
+    identical = 0
+    sizes = (1, 7, n // 3 + 1, n, 4 * n)
+    for block_rows in sizes:
+        out = _blocked(learner, x, k, block_rows, "the combined movie embeddings")
+        _expect_nearest_first(out, truth)
+        # Distances, not rows: two neighbours within rounding of each other may swap.
+        wrong = (truth.gather(1, out) - truth.gather(1, expected)).abs() > 1e-5
+        if bool(wrong.any()):
+            row = int(torch.nonzero(wrong.any(dim=1))[0])
+            raise CheckFailed(f"with blocks of {block_rows} rows, for {int(wrong.any(dim=1).sum())} of {n} movies "
+                              f"(first: row {row}) your {k} neighbours are not the {k} nearest other movies that "
+                              f"the all-pairs version finds.{SEE_8_2}")
+        identical += int((out == expected).all(dim=1).sum())
+    return f"{len(sizes)} block sizes, {identical} of {len(sizes) * n} rows identical, the rest within rounding"
+
+
+@check("8.4", points=2, title="equal distances go to the lower row, across block boundaries")
+def blocked_ties(learner, ref, fx):
+    k = 4
+    masked = _truth(TIES)
+    masked.fill_diagonal_(float("inf"))
+    expected = torch.sort(masked, dim=1, stable=True).indices[:, :k]
+    for block_rows in (1, 5, len(TIES)):
+        out = _blocked(learner, TIES, k, block_rows, "a small grid of points with repeated rows")
+        for row in range(len(TIES)):
+            if torch.equal(out[row], expected[row]):
+                continue
+            got, want = out[row].tolist(), expected[row].tolist()
+            if sorted(masked[row, out[row]].tolist()) == sorted(masked[row, expected[row]].tolist()):
+                raise CheckFailed(f"with blocks of {block_rows} rows, in a small grid of points with equal "
+                                  f"distances, row {row}'s neighbours are {got}; they should be {want}: equal "
+                                  f"distances go to the lower row, as in most_similar (torch.topk alone does not "
+                                  f"promise that).")
+            raise CheckFailed(f"with blocks of {block_rows} rows, in a small grid of points, row {row}'s {k} "
+                              f"nearest other rows should be {want}, not {got}.")
+    return "exact"
+
+
+def _largest_tensor_mode():
+    from torch.overrides import TorchFunctionMode
+
+    class Largest(TorchFunctionMode):
+        numel = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for item in (out if isinstance(out, (tuple, list)) else (out,)):
+                if isinstance(item, torch.Tensor):
+                    self.numel = max(self.numel, item.numel())
+            return out
+
+    return Largest()
+
+
+@check("8.4", points=2, title="memory: one block at a time, never the whole matrix")
+def blocked_memory(learner, ref, fx):
+    n, d, k, block_rows = 600, 8, 3, 50
+    x = torch.rand((n, d), generator=torch.Generator().manual_seed(84)) * 2 - 1
+    largest = _largest_tensor_mode()
+    with largest:
+        out = learner.most_similar_blocked(x.clone(), k, block_rows)
+    expect_type(out, torch.Tensor, "most_similar_blocked's result")
+    allowed = 2 * block_rows * n
+    expect(largest.numel <= allowed, f"for {n} rows in blocks of {block_rows}, your most_similar_blocked made a "
+                                     f"tensor of {largest.numel:,} numbers; one block of distances is "
+                                     f"{block_rows * n:,}. Compute only the block's rows against every row "
+                                     f"(block @ embeddings.T), not the whole {n} x {n} matrix.")
+    _blocked(learner, x, k, block_rows, "random rows")
+    return f"largest tensor {largest.numel:,} numbers (one block: {block_rows * n:,})"

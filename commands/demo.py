@@ -41,6 +41,7 @@ from course.config import CourseConfig, get_config
 from course.containers import Examples, Params, PreparedData
 from course.paths import LESSONS_DIR, OUTPUT_DIR, data_dir
 from course.personas import PERSONAS, SIMILAR_QUERIES
+from course.threads import use_course_threads
 from datasets import synthetic as synthetic_data
 from solutions.pipeline import new_parameters, prepare, read_movielens
 
@@ -350,6 +351,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    use_course_threads()  # one CPU thread: see course/threads.py
     clock = Stopwatch()
     config_name = args.config or (SYNTHETIC_CONFIG.get(args.synthetic, args.dataset) if args.synthetic
                                   else args.dataset)

@@ -12,13 +12,15 @@ from pathlib import Path
 
 from course.config import CONFIGS, CourseConfig
 from course.paths import data_dir
+from course.threads import use_course_threads
 
 
 def setup(dataset: str = "ml-latest-small") -> tuple[CourseConfig, Path]:
     """Fix what a notebook's printed values depend on; return ``(CONFIGS[dataset], its folder)``.
 
-    - one torch thread: PyTorch then adds up floating-point numbers in the same order on
-      every machine, whatever its number of cores, so stored outputs re-execute identically;
+    - the course's thread policy (course/threads.py: one torch thread): PyTorch then adds up
+      floating-point numbers in the same order on every machine, whatever its number of
+      cores, so stored outputs re-execute identically;
     - tensors and tables print with 4 decimals;
     - torch's global generator is seeded (every draw in the course uses its own seeded
       generator; this is a safety net).
@@ -27,7 +29,7 @@ def setup(dataset: str = "ml-latest-small") -> tuple[CourseConfig, Path]:
     import pandas as pd
     import torch
 
-    torch.set_num_threads(1)
+    use_course_threads()
     torch.set_printoptions(precision=4)
     torch.manual_seed(0)
     pd.set_option("display.precision", 4)

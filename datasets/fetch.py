@@ -40,10 +40,19 @@ DATASETS: dict[str, dict] = {
         },
     },
     "ml-32m": {
-        # No per-file sums: a download is checked against the archive MD5 GroupLens
-        # publishes at <url>.md5 instead.
+        # No per-file sums. A download is checked against the archive MD5 GroupLens
+        # publishes at <url>.md5; a local archive against that same published MD5 (below);
+        # a local folder by its contents: each CSV's header and exact number of rows, the
+        # counts of ML-32M's README (a placeholder or truncated file cannot pass).
         "url": f"{DEFAULT_BASE_URL}/ml-32m.zip",
+        "archive_md5": "d472be332d4daa821edc399621853b57",
         "files": dict.fromkeys(["ratings.csv", "movies.csv", "links.csv", "tags.csv", "README.txt"]),
+        "contents": {
+            "ratings.csv": ("userId,movieId,rating,timestamp", 32_000_204),
+            "movies.csv": ("movieId,title,genres", 87_585),
+            "links.csv": ("movieId,imdbId,tmdbId", 87_585),
+            "tags.csv": ("userId,movieId,tag,timestamp", 2_000_072),
+        },
     },
 }
 DEFAULT_DATASET = "ml-latest-small"
@@ -74,6 +83,50 @@ def _sha256(path: Path) -> str:
         while block := f.read(CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def count_rows(path: Path) -> tuple[bytes, int]:
+    """``(header line, number of data rows)`` of a CSV file, counting newlines in binary
+    chunks (an 877 MB ratings.csv takes about a second; no parsing)."""
+    newlines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        header = f.readline()
+        if header and not header.endswith(b"\n"):  # a header and nothing else, no newline
+            return header, 0
+        while block := f.read(16 * CHUNK):
+            newlines += block.count(b"\n")
+            last = block[-1:]
+    return header.rstrip(b"\r\n"), newlines + (last != b"\n")
+
+
+def _check_contents(dataset: str, folder: Path, source: str) -> None:
+    """Each CSV of ``folder`` has the dataset's header and exact number of rows, and no
+    expected file is empty; raise :class:`DatasetError` naming every difference."""
+    expected = DATASETS[dataset].get("contents", {})
+    problems = []
+    for name in DATASETS[dataset]["files"]:
+        path = folder / name
+        if path.stat().st_size == 0:
+            problems.append(f"{name} is empty")
+        elif name in expected:
+            want_header, want_rows = expected[name]
+            header, rows = count_rows(path)
+            if header.decode("utf-8", "replace") != want_header:
+                problems.append(f"{name} starts with {header[:60].decode('utf-8', 'replace')!r}, not the header "
+                                f"{want_header!r}")
+            elif rows != want_rows:
+                problems.append(f"{name} has {rows:,} rows, not {want_rows:,}")
+    if problems:
+        raise DatasetError(f"{source} is not a complete copy of {dataset}: {'; '.join(problems)} "
+                           "(placeholder, truncated or different files?). Nothing was installed.")
 
 
 def _problems(dataset: str, folder: Path) -> list[str]:
@@ -226,6 +279,12 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
             if src.is_dir():
                 _copy_folder(dataset, src, staging, origin)
             elif src.is_file():
+                official = DATASETS[dataset].get("archive_md5")
+                if official and _md5(src) != official:
+                    raise DatasetError(
+                        f"{origin} has MD5 {_md5(src)}, not the MD5 GroupLens publishes for {dataset}.zip "
+                        f"({official}): it is corrupt, truncated or a different archive; nothing was "
+                        f"installed. (An unpacked folder is checked by its contents instead.)")
                 _extract(dataset, src, staging, origin)
             else:
                 raise DatasetError(f"source {source} does not exist (expected a {dataset} "
@@ -241,8 +300,12 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
             _extract(dataset, part, staging, origin)
 
         sums = _hash_staged(dataset, staging, origin)
-        # Verified: against per-file sums, or (downloads only) against the archive MD5.
-        verified = None not in DATASETS[dataset]["files"].values() or not source
+        if source and src.is_dir() and "contents" in DATASETS[dataset]:
+            _check_contents(dataset, staging, origin)
+        # Verified: against per-file sums, against the archive MD5 (a download, or a local
+        # archive where the dataset has a published one), or by the folder's contents.
+        verified = (None not in DATASETS[dataset]["files"].values() or not source
+                    or "archive_md5" in DATASETS[dataset] or "contents" in DATASETS[dataset])
         if not verified:
             say(f"note: the course publishes no per-file sums for {dataset}; recorded the files' "
                 "SHA-256 in the manifest without checking them.")

@@ -40,3 +40,43 @@ def split_watch_history(ratings: pd.DataFrame, history_fraction: float,
     # TODO Task 3.2: split each user's ratings into watch history and labels.
     # Read lessons/lesson03_masking.md, task 3.2; `make hint LESSON=3 TASK=3.2` if you are stuck.
     raise NotImplementedError("Lesson 3.2: split each user's ratings into watch history and labels")
+
+
+def _stable_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The order of a stable sort by ``first``, then ``second``: ``np.lexsort((second,
+    first))``, done as one sort of a single int64 key (about ten times faster on 26M rows).
+
+    ``first`` holds integers; ``second`` integers, or floats from ``Generator.random``, which
+    are multiples of 2**-53, so ``second * 2**53`` is an exact integer below 2**53.
+    """
+    if len(first) == 0:
+        return np.zeros(0, dtype="int64")
+    first = first.astype("int64")  # a copy, changed in place below
+    first -= first.min()
+    if second.dtype.kind == "f":
+        exact = (second * 2.0 ** 53).astype("int64")
+        if not np.array_equal(exact / 2.0 ** 53, second):  # not Generator.random's floats
+            return np.lexsort((second, first))
+    else:
+        exact = second.astype("int64")
+        exact -= exact.min()
+    first_bits = int(first.max()).bit_length()
+    second_bits = max(int(exact.max()).bit_length(), 1)
+    if first_bits + second_bits <= 62:
+        first <<= second_bits
+        first |= exact
+        del exact
+        return np.argsort(first, kind="stable")
+    if second.dtype.kind != "f":
+        return np.lexsort((second, first))
+    # Too many bits for both: keep the high bits of the random key. If two keys of one user
+    # then look equal (rare: well under one run in a hundred at ML-32M size), sort exactly.
+    shift = first_bits + second_bits - 62
+    key = first << (second_bits - shift)
+    exact >>= shift
+    key |= exact
+    del exact
+    order = np.argsort(key, kind="stable")
+    if bool((np.diff(key[order]) == 0).any()):
+        return np.lexsort((second, first))
+    return order

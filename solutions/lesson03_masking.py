@@ -35,19 +35,72 @@ def split_watch_history(ratings: pd.DataFrame, history_fraction: float,
     split, whatever the input's row order.
     """
     # BEGIN SOLUTION 3.2
-    # Sort first so the result does not depend on the input's row order.
-    rows = ratings[["userId", "movieId", "rating"]].sort_values(["userId", "movieId"], kind="stable")
-    per_user = rows.groupby("userId")["movieId"].transform("size")
-    rows = rows[per_user > min_ratings_per_user].reset_index(drop=True)
+    # Sort by (user, movie) first, so the result does not depend on the input's row order.
+    # At ML-32M size (26M ratings) one stable sort of a single integer key, user * (number
+    # of movie ids) + movie, is several times faster than sort_values on two columns.
+    order = _stable_order(ratings["userId"].to_numpy(), ratings["movieId"].to_numpy())
 
-    # One random key per rating, then sort by (user, key): a per-user shuffle in one pass.
+    # Each user's ratings are now one run of rows: where the runs start and how long they are.
+    user = ratings["userId"].to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]]) if len(user) else np.zeros(0, dtype="int64")
+    del user
+    lengths = np.diff(np.r_[starts, len(order)])
+    kept = lengths > min_ratings_per_user
+    order = order[np.repeat(kept, lengths)]
+    lengths = lengths[kept]
+
+    # One random key per kept rating, then sort by (user, key): a per-user shuffle in one pass.
     rng = np.random.default_rng(seed)
-    shuffle_key = rng.random(len(rows))
-    order = np.lexsort((shuffle_key, rows["userId"].to_numpy()))
-    rows = rows.iloc[order].reset_index(drop=True)
+    shuffle_key = rng.random(len(order))
+    order = order[_stable_order(np.repeat(np.arange(len(lengths)), lengths), shuffle_key)]
+    del shuffle_key
 
-    position = rows.groupby("userId").cumcount().to_numpy()
-    num_ratings = rows.groupby("userId")["movieId"].transform("size").to_numpy()
-    rows["is_history"] = position < history_size(num_ratings, history_fraction)
-    return rows
+    # The first history_size(n) of each user's n shuffled ratings are the watch history.
+    position = np.arange(len(order))
+    position -= np.repeat(np.cumsum(lengths) - lengths, lengths)
+    is_history = position < np.repeat(history_size(lengths, history_fraction), lengths)
+    del position
+    split = pd.DataFrame({name: ratings[name].to_numpy()[order] for name in ("userId", "movieId", "rating")})
+    split["is_history"] = is_history
+    return split
     # END SOLUTION
+
+
+def _stable_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The order of a stable sort by ``first``, then ``second``: ``np.lexsort((second,
+    first))``, done as one sort of a single int64 key (about ten times faster on 26M rows).
+
+    ``first`` holds integers; ``second`` integers, or floats from ``Generator.random``, which
+    are multiples of 2**-53, so ``second * 2**53`` is an exact integer below 2**53.
+    """
+    if len(first) == 0:
+        return np.zeros(0, dtype="int64")
+    first = first.astype("int64")  # a copy, changed in place below
+    first -= first.min()
+    if second.dtype.kind == "f":
+        exact = (second * 2.0 ** 53).astype("int64")
+        if not np.array_equal(exact / 2.0 ** 53, second):  # not Generator.random's floats
+            return np.lexsort((second, first))
+    else:
+        exact = second.astype("int64")
+        exact -= exact.min()
+    first_bits = int(first.max()).bit_length()
+    second_bits = max(int(exact.max()).bit_length(), 1)
+    if first_bits + second_bits <= 62:
+        first <<= second_bits
+        first |= exact
+        del exact
+        return np.argsort(first, kind="stable")
+    if second.dtype.kind != "f":
+        return np.lexsort((second, first))
+    # Too many bits for both: keep the high bits of the random key. If two keys of one user
+    # then look equal (rare: well under one run in a hundred at ML-32M size), sort exactly.
+    shift = first_bits + second_bits - 62
+    key = first << (second_bits - shift)
+    exact >>= shift
+    key |= exact
+    del exact
+    order = np.argsort(key, kind="stable")
+    if bool((np.diff(key[order]) == 0).any()):
+        return np.lexsort((second, first))
+    return order

@@ -1,13 +1,17 @@
 """The reference pipeline: lessons 1-4 chained on a ratings and a movies table, and a
 reference training run (lessons 5-6).
 
+Both set the course's thread policy first (``course.threads``: one thread, measured).
+
 Not a lesson (nothing to fill in): ``make demo``, the notebooks, the benchmarks and the
 checks use it to build a lesson's inputs with the reference code.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Callable, ContextManager
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,7 @@ import torch
 
 from course.config import CourseConfig, DataConfig, ModelConfig
 from course.containers import Params, PreparedData, TrainHistory
+from course.threads import use_course_threads
 from solutions import lesson01_cleaning as l1
 from solutions import lesson02_vocabularies as l2
 from solutions import lesson03_masking as l3
@@ -37,34 +42,52 @@ REFERENCE = SimpleNamespace(l1=l1, l2=l2, l3=l3, l4=l4, l5=l5, l6=l6)
 
 
 def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
-                   code: SimpleNamespace | None = None) -> SimpleNamespace:
+                   code: SimpleNamespace | None = None,
+                   stage: Callable[[str], ContextManager] | None = None,
+                   keep_tables: bool = True) -> SimpleNamespace:
     """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs).
-    ``code`` holds the lesson modules to call (``code.l1`` ...); the reference by default."""
-    l1, l2, l3, l4 = (code.l1, code.l2, code.l3, code.l4) if code is not None else (
-        REFERENCE.l1, REFERENCE.l2, REFERENCE.l3, REFERENCE.l4)
+
+    ``code`` holds the lesson modules to call (``code.l1`` ...); the reference by default.
+    With ``keep_tables=False`` the big intermediate tables are let go as soon as the next
+    lesson has used them (``clean`` after lesson 1, ``top_ratings`` after lesson 3, ``split``
+    at the end; they are then None): at ML-32M size that is about 2.5 GB less at the peak.
+    :func:`prepare` does this. ``stage``, if given, is called with each lesson's name
+    ("lesson 1: cleaning", ...) and must return a context manager that wraps that lesson's
+    work: ``make bench`` passes one that measures each lesson's time and peak memory.
+    """
+    use_course_threads()
+    code = code or REFERENCE
+    l1, l2, l3, l4 = code.l1, code.l2, code.l3, code.l4
+    stage = stage or (lambda name: nullcontext())
     s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg)
-    # Lesson 1
-    s.clean = l1.clean_ratings(ratings)
-    s.rating_counts = l1.count_ratings_per_movie(s.clean)
-    s.top_movies = l1.select_top_movies(s.rating_counts, cfg.min_ratings_per_movie)
-    s.top_ratings = l1.keep_top_movie_ratings(s.clean, s.top_movies)
-    s.maps = l1.build_movie_maps(movies, s.top_ratings, s.top_movies)
-    # Lesson 2
-    s.movie_index = l2.build_movie_index(s.top_movies)
-    s.genre_index = l2.build_genre_index(s.maps.genres_by_id)
-    s.context_index = l2.build_user_context_index(s.top_movies, s.genre_index, cfg.num_context_movies)
-    # Lesson 3
-    s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
-                                     cfg.split_seed)
-    # Lesson 4
-    s.user_means = l4.user_mean_ratings(s.split)
-    s.movie_genres = l4.movie_genre_matrix(s.top_movies, s.maps.genres_by_id, s.genre_index)
-    s.genre_affinity = l4.user_genre_affinity(s.split, s.user_means, s.movie_index, s.movie_genres)
-    s.user_context = l4.build_user_contexts(s.split, s.user_means, s.context_index, s.genre_affinity)
-    s.users = l4.select_users(s.split, cfg.min_labels, cfg.max_labels)
-    s.train_users, s.val_users = l4.split_users(s.users, cfg.train_user_fraction, cfg.split_seed)
-    s.train = l4.build_examples(s.split, s.train_users, s.user_means, s.movie_index)
-    s.val = l4.build_examples(s.split, s.val_users, s.user_means, s.movie_index)
+    with stage("lesson 1: cleaning"):
+        s.clean = l1.clean_ratings(ratings)
+        s.rating_counts = l1.count_ratings_per_movie(s.clean)
+        s.top_movies = l1.select_top_movies(s.rating_counts, cfg.min_ratings_per_movie)
+        s.top_ratings = l1.keep_top_movie_ratings(s.clean, s.top_movies)
+        s.maps = l1.build_movie_maps(movies, s.top_ratings, s.top_movies)
+        if not keep_tables:
+            s.clean = None
+    with stage("lesson 2: vocabularies"):
+        s.movie_index = l2.build_movie_index(s.top_movies)
+        s.genre_index = l2.build_genre_index(s.maps.genres_by_id)
+        s.context_index = l2.build_user_context_index(s.top_movies, s.genre_index, cfg.num_context_movies)
+    with stage("lesson 3: masking"):
+        s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
+                                         cfg.split_seed)
+        if not keep_tables:
+            s.top_ratings = None
+    with stage("lesson 4: debiasing, examples"):
+        s.user_means = l4.user_mean_ratings(s.split)
+        s.movie_genres = l4.movie_genre_matrix(s.top_movies, s.maps.genres_by_id, s.genre_index)
+        s.genre_affinity = l4.user_genre_affinity(s.split, s.user_means, s.movie_index, s.movie_genres)
+        s.user_context = l4.build_user_contexts(s.split, s.user_means, s.context_index, s.genre_affinity)
+        s.users = l4.select_users(s.split, cfg.min_labels, cfg.max_labels)
+        s.train_users, s.val_users = l4.split_users(s.users, cfg.train_user_fraction, cfg.split_seed)
+        s.train = l4.build_examples(s.split, s.train_users, s.user_means, s.movie_index)
+        s.val = l4.build_examples(s.split, s.val_users, s.user_means, s.movie_index)
+        if not keep_tables:
+            s.split = None
     return s
 
 
@@ -80,8 +103,8 @@ def to_prepared(s: SimpleNamespace) -> PreparedData:
 def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
             code: SimpleNamespace | None = None) -> PreparedData:
     """Lessons 1-4 (the reference code unless ``code`` says otherwise): raw MovieLens
-    tables in, model inputs out."""
-    return to_prepared(prepare_stages(ratings, movies, cfg, code))
+    tables in, model inputs out. The big intermediate tables are let go on the way."""
+    return to_prepared(prepare_stages(ratings, movies, cfg, code, keep_tables=False))
 
 
 def new_parameters(data: PreparedData, cfg: ModelConfig, code: SimpleNamespace | None = None) -> Params:
@@ -93,6 +116,7 @@ def new_parameters(data: PreparedData, cfg: ModelConfig, code: SimpleNamespace |
 
 def train_model(data: PreparedData, cfg: CourseConfig, progress: bool = False) -> tuple[Params, TrainHistory]:
     """Lessons 5-6 with the reference code: new parameters, trained with ``cfg.train``."""
+    use_course_threads()
     params = new_parameters(data, cfg.model)
     history = l6.train(params, data, cfg.train, torch.Generator().manual_seed(cfg.train.seed), progress=progress)
     return params, history

@@ -282,3 +282,69 @@ def test_cli_install_verify_list(data_dir):
     listing = run_cli("--list", data_dir=data_dir)
     assert listing.returncode == 0
     assert "installed and verified" in listing.stdout and "not installed" in listing.stdout
+
+
+# ---------------------------------------------------------------- ml-32m from a local copy
+
+ML32M_HEADERS = {name: header for name, (header, _) in fetch.DATASETS["ml-32m"]["contents"].items()}
+
+
+def fake_ml32m_folder(root: Path, rows: dict[str, int], headers: dict[str, str] | None = None) -> Path:
+    """A small folder in ml-32m's layout: each CSV with a header and ``rows[name]`` rows."""
+    folder = root / "ml-32m"
+    folder.mkdir(parents=True)
+    for name, header in (headers or ML32M_HEADERS).items():
+        lines = [header] + [",".join(["1"] * (header.count(",") + 1))] * rows.get(name, 0)
+        (folder / name).write_text("\n".join(lines) + "\n")
+    (folder / "README.txt").write_text("MovieLens 32M stand-in\n")
+    return folder
+
+
+def test_count_rows_counts_data_lines(tmp_path):
+    path = tmp_path / "x.csv"
+    for text, rows in (("a,b\n1,2\n3,4\n", 2), ("a,b\n1,2\n3,4", 2), ("a,b\r\n1,2\r\n", 1), ("a,b\n", 0),
+                       ("a,b", 0), ("", 0)):
+        path.write_bytes(text.encode())
+        header, counted = fetch.count_rows(path)
+        assert counted == rows, text
+        assert header in (b"a,b", b"")
+
+
+def test_ml32m_placeholder_folder_is_refused(tmp_path, data_dir):
+    folder = tmp_path / "ml-32m"
+    folder.mkdir()
+    for name in fetch.DATASETS["ml-32m"]["files"]:
+        (folder / name).write_text("")
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,0\n")
+    with pytest.raises(DatasetError, match="movies.csv is empty") as err:
+        install("ml-32m", source=str(folder), quiet=True)
+    assert "ratings.csv has 1 rows, not 32,000,204" in str(err.value)
+    assert leftovers(data_dir) == []
+
+
+def test_ml32m_folder_with_wrong_counts_or_header_is_refused(tmp_path, data_dir):
+    folder = fake_ml32m_folder(tmp_path / "a", {"ratings.csv": 10, "movies.csv": 3, "links.csv": 3, "tags.csv": 2})
+    with pytest.raises(DatasetError, match="not a complete copy of ml-32m") as err:
+        install("ml-32m", source=str(folder), quiet=True)
+    assert "tags.csv has 2 rows, not 2,000,072" in str(err.value)
+    headers = dict(ML32M_HEADERS, **{"movies.csv": "id,name,genres"})
+    folder = fake_ml32m_folder(tmp_path / "b", {}, headers)
+    with pytest.raises(DatasetError, match="movies.csv starts with 'id,name,genres'"):
+        install("ml-32m", source=str(folder), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+def test_ml32m_folder_with_the_published_counts_installs(tmp_path, data_dir, monkeypatch, capsys):
+    rows = {"ratings.csv": 7, "movies.csv": 3, "links.csv": 3, "tags.csv": 2}
+    contents = {name: (header, rows[name]) for name, header in ML32M_HEADERS.items()}
+    monkeypatch.setitem(fetch.DATASETS["ml-32m"], "contents", contents)  # counts small enough to write
+    folder = install("ml-32m", source=str(fake_ml32m_folder(tmp_path, rows)))
+    assert (folder / ".manifest.json").is_file()
+    assert "installed and verified" in capsys.readouterr().out
+
+
+def test_ml32m_local_archive_must_have_the_published_md5(tmp_path, data_dir):
+    fake_ml32m(tmp_path)
+    with pytest.raises(DatasetError, match="not the MD5 GroupLens publishes"):
+        install("ml-32m", source=str(tmp_path / "ml-32m.zip"), quiet=True)
+    assert leftovers(data_dir) == []

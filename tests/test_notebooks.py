@@ -132,8 +132,9 @@ def test_notebook_metadata_is_the_canonical_one(notebook):
 def test_notebook_follows_the_house_rules(notebook):
     cells = _code_cells(_read(notebook))
     setup = cells[0].source
-    # course.notebook.setup() pins PyTorch to one thread and returns the settings of
-    # course/config.py; the course is imported by name (installed by make venv).
+    # course.notebook.setup() applies the course's thread policy (course/threads.py: one
+    # thread) and returns the settings of course/config.py; the course is imported by name
+    # (installed by make venv).
     assert "from course.notebook import setup" in setup, "the setup cell uses course.notebook.setup"
     assert 'CFG, DATA = setup("ml-latest-small")' in setup, "hyper-parameters come from course/config.py"
     assert "import sys" not in setup, "notebooks import the installed course; they never edit the import path"

@@ -85,3 +85,51 @@ def similar_titles(title, k, embeddings, top_movies, id_by_title, title_by_id): 
     distances[row] = float("inf")
     order = torch.sort(distances, stable=True).indices[:k]
     return [title_by_id[top_movies[int(i)]] for i in order]
+
+
+# ---------------------------------------------------------------- 8.4
+
+def _block_distances(embeddings, start, block_rows):
+    squared_norms = (embeddings ** 2).sum(dim=1)
+    block = embeddings[start:start + block_rows]
+    squared = squared_norms[start:start + block_rows, None] + squared_norms[None, :] - 2.0 * block @ embeddings.T
+    return squared.clamp(min=0.0).sqrt()
+
+
+@mutant("puts +inf on the block's own diagonal instead of at the block's offset", symptom="own neighbour")
+def most_similar_blocked(embeddings, k, block_rows=1024):
+    parts = []
+    for start in range(0, embeddings.shape[0], block_rows):
+        distances = _block_distances(embeddings, start, block_rows)
+        distances.fill_diagonal_(float("inf"))
+        parts.append(torch.sort(distances, dim=1, stable=True).indices[:, :k])
+    return torch.cat(parts)
+
+
+@mutant("computes the whole matrix and cuts it into blocks afterwards", symptom="whole")
+def most_similar_blocked(embeddings, k, block_rows=1024):  # noqa: F811
+    distances = pairwise_distances(embeddings)
+    distances.fill_diagonal_(float("inf"))
+    return torch.cat([torch.sort(part, dim=1, stable=True).indices[:, :k] for part in distances.split(block_rows)])
+
+
+@mutant("uses topk in each block, whose order of equal distances is not defined", symptom="lower row")
+def most_similar_blocked(embeddings, k, block_rows=1024):  # noqa: F811
+    parts = []
+    for start in range(0, embeddings.shape[0], block_rows):
+        distances = _block_distances(embeddings, start, block_rows)
+        rows = torch.arange(distances.shape[0])
+        distances[rows, start + rows] = float("inf")
+        parts.append(torch.topk(distances, k, dim=1, largest=False).indices)
+    return torch.cat(parts)
+
+
+@mutant("leaves out the last, shorter block", symptom="shorter block")
+def most_similar_blocked(embeddings, k, block_rows=1024):  # noqa: F811
+    parts = []
+    for start in range(0, embeddings.shape[0] - block_rows + 1, block_rows):
+        distances = _block_distances(embeddings, start, block_rows)
+        rows = torch.arange(distances.shape[0])
+        distances[rows, start + rows] = float("inf")
+        parts.append(torch.sort(distances, dim=1, stable=True).indices[:, :k])
+    return torch.cat(parts) if parts else torch.empty((0, k), dtype=torch.int64)

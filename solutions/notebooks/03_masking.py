@@ -9,9 +9,10 @@
 # watch history).
 
 # %%
-# Setup: one torch thread, so sums run in the same order on any machine and the printed
-# values below are reproducible; 4-decimal printing; the tuned settings (never hard-coded
-# here) and the data folder. The course is installed as a package by `make venv`.
+# Setup: the course's thread policy (one torch thread, so sums run in the same order on
+# any machine and the printed values below are reproducible), 4-decimal printing, the
+# tuned settings (never hard-coded here) and the data folder. The course is installed as
+# a package by `make venv`.
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

@@ -7,9 +7,10 @@
 # The model is seven plain tensors and three `tanh` layers: no `nn.Module`, nothing hidden.
 
 # %%
-# Setup: one torch thread, so sums run in the same order on any machine and the printed
-# values below are reproducible; 4-decimal printing; the tuned settings (never hard-coded
-# here) and the data folder. The course is installed as a package by `make venv`.
+# Setup: the course's thread policy (one torch thread, so sums run in the same order on
+# any machine and the printed values below are reproducible), 4-decimal printing, the
+# tuned settings (never hard-coded here) and the data folder. The course is installed as
+# a package by `make venv`.
 import pandas as pd
 import torch
 

@@ -1,0 +1,47 @@
+"""How many CPU threads PyTorch uses: the course's one thread policy.
+
+Everything that runs the pipeline calls :func:`use_course_threads` once, at start-up: the
+demo, the benchmark, the notebooks, the grader and the reference pipeline
+(``solutions.pipeline``). It is the only place that decides.
+
+Why one thread. The course's matrices are small: a training step multiplies a 64 x 270
+minibatch by a 270 x 50 weight matrix, a few microseconds of arithmetic. Splitting such an
+operation over two threads costs more in hand-over than it saves, and when the machine is
+busy with anything else (another process, a second learner on a shared machine) a thread
+that has to wait for its partner stalls every operation. Measured on the course's 2-core
+machine at ML-32M shapes (training steps at batch 64; ``make bench`` repeats the
+comparison): 1,291 steps/s at one thread against 343 at two with the machine nearly idle
+(load average 0.7 to 1.7), and 1,292 against 19 while other work kept the load average
+at 6. Evaluating 6.25M examples took 9.3 s at one thread and 24.7 s at two. One thread
+also makes every sum add its numbers in the same order on every machine, so stored
+results (notebooks, checks) are reproducible whatever the number of cores.
+
+On a GPU the thread count only concerns the little CPU work around the kernels; the policy
+is the same. ``COURSE_THREADS=N`` in the environment overrides it (for measuring).
+"""
+from __future__ import annotations
+
+import os
+
+#: Threads PyTorch uses for the course's CPU work (see the module text for the measurement).
+COURSE_THREADS = 1
+
+
+def course_threads() -> int:
+    """The thread count of the policy, or ``$COURSE_THREADS`` when set to a positive integer."""
+    value = os.environ.get("COURSE_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else COURSE_THREADS
+
+
+def use_course_threads() -> int:
+    """Set PyTorch's intra-op thread count to :func:`course_threads` and return it.
+
+    Safe to call more than once. The inter-op pool (used only by parallel autograd on
+    several devices) is left alone: PyTorch refuses to resize it once it has started.
+    """
+    import torch
+
+    threads = course_threads()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads

@@ -1,0 +1,28 @@
+"""`make bench`'s code path on tiny data (`--smoke`): every stage runs and the figures file
+has its keys. Speed is measured by `make bench`, never asserted."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_run_writes_its_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    process = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--smoke", "--json", str(out)],
+                             cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    for key in ("prep_fixture_s", "prep_fixture_peak_gib", "fixture_demo_s", "fixture_peak_gib",
+                "fixture_train_0k_s", "fixture_eval_share", "similar_s", "similar_peak_gib",
+                "train_steps_per_s", "train_gflops", "matmul_gflops"):
+        assert key in figures, key
+    assert 0 < figures["fixture_eval_share"] < 1
+    stages = [row["stage"] for row in figures["fixture_stages"]]
+    assert stages[1:5] == ["lesson 1: cleaning", "lesson 2: vocabularies", "lesson 3: masking",
+                           "lesson 4: debiasing, examples"]
+    assert re.search(r"blocked and all-pairs neighbours: ([0-9,]+) of \1 rows identical", process.stdout)
