@@ -90,6 +90,19 @@ class MissingFunction(Exception):
     """The learner's file lacks a function the lesson asks for."""
 
 
+class LearnerRaised(Exception):
+    """The learner's code (run elsewhere: the sandbox of `make grade`) raised or ended;
+    ``report`` is the sentence for the report, made where the error happened."""
+
+    @property
+    def report(self) -> str:
+        return self.__dict__.get("_report") or (str(self.args[0]) if self.args else "your code raised an error")
+
+    @report.setter
+    def report(self, value: str) -> None:
+        self.__dict__["_report"] = value
+
+
 def expect(condition: bool, message: str) -> None:
     if not condition:
         raise CheckFailed(message)
@@ -151,6 +164,13 @@ class LearnerModule:
     def __init__(self, module: ModuleType, path: Path | None):
         self._module = module
         self._path = path
+
+    def procedure(self, name: str, *args, **kwargs):
+        """Run one of checks/procedures.py's procedures with this module (in `make grade` the
+        same procedure runs in the sandbox, next to the learner's code)."""
+        from checks.procedures import PROCEDURES
+
+        return PROCEDURES[name](self, *args, **kwargs)
 
     def __getattr__(self, name: str):
         try:
@@ -258,8 +278,14 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     try:
         detail = item.func(learner, ref, fx)
         result.detail = detail or ""
-    except CPUTimeExceeded:
-        result.status, result.message = TIMEOUT, timeout_message(getattr(item, "timeout", DEFAULT_TIMEOUT_S))
+    except CPUTimeExceeded as e:
+        limit = getattr(item, "timeout", DEFAULT_TIMEOUT_S)
+        result.status = TIMEOUT
+        result.message = (timeout_message(limit) if type(e).__name__ != "WallTimeExceeded" else
+                          f"did not finish within {getattr(e, 'wall_s', wall_backstop(limit)):g} s of wall-clock "
+                          f"time (while waiting or sleeping, since it had not used its {limit:g} s of CPU time).")
+    except LearnerRaised as e:
+        result.status, result.message = ERROR, e.report
     except NotImplementedError as e:
         result.status, result.message = TODO, f"not implemented yet ({e})" if str(e) else "not implemented yet"
     except MissingFunction as e:
