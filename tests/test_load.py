@@ -63,3 +63,24 @@ def test_verdicts_under_heavy_load_are_the_quiet_verdicts(oversubscribed, tmp_pa
     assert _statuses(pristine) == [framework.TODO] * len(pristine.results), \
         [(r.task, r.status, r.message) for r in pristine.results]
     assert time.monotonic() - started < 120
+
+
+@pytest.mark.timeout_sensitive
+def test_sandboxed_grading_under_heavy_load_gives_the_quiet_verdicts(oversubscribed):
+    """The same for `make grade`: the checks' limits count the sandboxed worker's CPU time."""
+    from checks import classroom
+    from checks.sandbox import bwrap_works
+
+    works, why = bwrap_works()
+    if not works:
+        pytest.skip(f"no usable bubblewrap here: {why}")
+    lesson = index.lesson(LESSON)
+    settings = classroom.Settings(lessons=[LESSON], jobs=2)
+    started = time.monotonic()
+    correct, pristine = classroom.grade_lessons(
+        [(LESSON, lesson.solution_path.read_bytes()),
+         (LESSON, make_stub(lesson.solution_path.read_text(), lesson).encode())], settings)
+    assert [c["status"] for c in correct.checks] == [framework.PASS] * len(correct.checks), correct.checks
+    assert [c["status"] for c in pristine.checks] == [framework.TODO] * len(pristine.checks), pristine.checks
+    assert correct.earned == correct.possible > 0
+    assert time.monotonic() - started < 120
