@@ -25,7 +25,7 @@ from pathlib import PurePath
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 1 << 30        # one message, JSON and arrays together
+MAX_MESSAGE_BYTES = 256 << 20      # one message, JSON and arrays together
 MAX_JSON_BYTES = 64 << 20
 MAX_ARRAYS = 100_000
 MAX_DEPTH = 60

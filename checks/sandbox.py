@@ -412,7 +412,7 @@ class SandboxedLearner:
 
     def _call(self, name: str, args, kwargs, procedure: bool):
         if self.load_error is not None:
-            raise LearnerProcessEnded("the lesson file could not be loaded")
+            raise LearnerRaised(f"the lesson file could not be loaded: {self.load_error}")
         if self._process is None or self._process.poll() is not None:
             if self.start() is not None:
                 raise LearnerRaised(f"after the previous check ended your code's process, the lesson file could "

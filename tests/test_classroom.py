@@ -169,7 +169,10 @@ def attacks(repo: Path, subs: Path) -> dict[str, str | bytes]:
         "ref_import": attack(f"""
             def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
                 import importlib, importlib.util, sys, glob
-                finders = [f for entry in sys.path for f in glob.glob(entry + "/__editable__*finder.py")]
+                environ = open("/proc/self/environ", "rb").read().decode().split("\\0")
+                folders = [f for entry in environ if "site-packages" in entry
+                           for f in entry.split("=", 1)[1].split(":")]
+                finders = [f for folder in folders for f in glob.glob(folder + "/__editable__*finder.py")]
                 try:
                     from solutions.lesson03_masking import split_watch_history as ref
                     return ref(ratings, history_fraction, min_ratings_per_user, seed)
