@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from numbers import Real
-from pathlib import Path
 
 import matplotlib.figure  # noqa: F401  (imported once here, not in every forked check: saves ~0.6 s a run)
 import torch
@@ -184,7 +183,7 @@ def loss_plain(learner, ref, fx):
         got = learner.batch_loss(params, data, examples, rows.clone())
         _expect_scalar_loss(got, "batch_loss' result")
         expected = ref.batch_loss(params, data, examples, rows)
-        value, want = float(got), float(expected)
+        value, want = float(got.detach()), float(expected.detach())
         if abs(value - want) <= 1e-6 + 1e-5 * abs(want):
             continue
         if abs(value - want * len(rows)) <= 1e-4 * abs(want * len(rows)):
@@ -213,9 +212,9 @@ def loss_weight_decay(learner, ref, fx):
     decay = 0.05
     got = learner.batch_loss(params, data, data.train, rows.clone(), weight_decay=decay)
     _expect_scalar_loss(got, "batch_loss' result")
-    plain = float(ref.batch_loss(params, data, data.train, rows))
+    plain = float(ref.batch_loss(params, data, data.train, rows).detach())
     penalty = decay * _sum_of_squares(params)
-    value = float(got)
+    value = float(got.detach())
     tol = 1e-6 + 1e-5 * abs(plain + penalty)
     if abs(value - plain) <= tol:
         raise CheckFailed(f"with weight_decay={decay} your loss equals the plain mean squared error: the weight "
@@ -303,7 +302,8 @@ def sgd_direction(learner, ref, fx):
             raise CheckFailed(f"sgd_step moved params.{name} along the gradient instead of against it (+= instead "
                               f"of -=?): that climbs the loss. Gradient descent subtracts lr times the gradient.")
         compare_tensors(change, -step, f"the change of params.{name} in one step", atol=1e-7, rtol=1e-4)
-    after = float(ref.batch_loss(params, data, data.train, rows))
+    with torch.no_grad():
+        after = float(ref.batch_loss(params, data, data.train, rows))
     expect(after < float(loss), "after one small step the minibatch loss did not go down.")
     return "7 parameters"
 

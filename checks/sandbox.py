@@ -368,8 +368,8 @@ class SandboxedLearner:
 
     def _bwrap_command(self, python: str, env: dict) -> list[str]:
         # /tmp first: a private tmpfs, then the read-only binds (some may lie under /tmp).
-        command = [bwrap_path() or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-                   "--cap-drop", "ALL", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
+        command = [bwrap_path() or "bwrap", "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+                   "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
         for link in ("bin", "lib", "lib64", "sbin"):
             target = Path("/") / link
             if target.is_symlink():

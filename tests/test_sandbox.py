@@ -250,3 +250,46 @@ def test_a_process_limit_that_holds_for_root(tmp_path):
         assert learner.bomb() < 64
     finally:
         learner.close()
+
+
+@needs_bwrap
+def test_nothing_it_starts_survives_it(tmp_path):
+    mark = "7654322"
+
+    def alive() -> list[str]:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/cmdline", "rb") as f:
+                        if f.read().split(b"\0")[:2] == [b"sleep", mark.encode()]:
+                            found.append(entry)
+                except OSError:
+                    pass
+        return found
+
+    learner = _learner(tmp_path, f"""
+        import os
+        if os.fork() == 0:                 # a double-forked daemon in a session of its own
+            os.setsid()
+            if os.fork() == 0:
+                os.execv("/usr/bin/sleep", ["sleep", "{mark}"])
+            os._exit(0)
+
+        def ready():
+            return True
+        """)
+    try:
+        assert learner.start() is None
+        learner.begin_check(5.0)
+        assert learner.ready()
+        deadline = time.monotonic() + 10
+        while not alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert alive(), "the daemon did not start: this test would prove nothing"
+    finally:
+        learner.close()
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive() == []
