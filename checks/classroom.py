@@ -1,23 +1,26 @@
-"""``make grade SUBMISSION=path [REPORTS=dir]``: grade learners' checkouts with *your* checks.
+"""``make grade SUBMISSION=path [REPORTS=dir]``: grade learners' checkouts with *your* checks,
+their code in a sandbox.
 
 SUBMISSION is one learner's checkout (a folder holding ``lessons/``) or a folder of them
-(every sub-folder holding ``lessons/`` is one learner, named after the sub-folder). Only
-the learner's ``lessons/*.py`` files are used: their copies of checks/, solutions/ and
-course/ are never read. Each lesson of each learner is graded in its own process:
+(every sub-folder holding ``lessons/`` is one learner, named after the sub-folder). Only the
+bytes of the learner's ``lessons/*.py`` regular files are used (a link, a linked ``lessons/``
+folder or a hard-linked file is refused and noted): their copies of checks/, solutions/ and
+course/ are never read.
 
-- the process runs in a fresh temporary folder holding a *private copy* of this repository's
-  checks/, solutions/, course/ and datasets/ code plus the learner's lesson files, with a
-  wall-clock limit, CPU, file-size and memory limits, and its output captured and capped;
-- the check data and the reference are prepared *before* the learner's file is imported;
-  after the import, and after every check, the grader verifies that the reference, the
-  checks, a few library functions and the private copy on disk are unchanged, undoes any
-  change it finds and reports it;
-- every check runs in its own forked child with its own time limit (checks/framework.py);
-- after each learner, this repository's own files (and the virtual environment) are
-  compared with their state before grading; a changed instructor file is restored (the
-  changed version is kept under REPORTS/tampered-files/) and the change is reported.
+Trusted and untrusted apart (docs/grading.md says exactly what this guarantees):
 
-It is *not* a security sandbox: see docs/grading.md for what this does and does not give.
+- the checks, the reference, the check data, every comparison and the reports run in the
+  grader's own processes (one forked child per learner per lesson), which never import or
+  unpickle anything the learner's code produced;
+- the learner's lesson file runs only in one sandboxed worker per learner per lesson
+  (checks/sandbox.py: bubblewrap; checks/sandbox_worker.py inside), which sees the course's
+  ground, the reference of earlier lessons, the virtual environment's packages (read-only)
+  and its own /tmp, and nothing else; the checks call its functions through a proxy, and
+  only data crosses (checks/boundary.py);
+- limits are CPU time (the wall clock only a backstop), memory, file size and processes;
+- the reports are written by the grader only, after every sandbox of the class has ended;
+  this repository (every file, ``__pycache__`` included) is compared with a snapshot before
+  and after grading, and the grader never reads bytecode from it (``-X pycache_prefix``).
 
 Reports, in REPORTS (default outputs/grades/): ``<learner>.md`` to read, ``<learner>.json``
 and ``class.csv`` for a gradebook (points per lesson and per task), ``class.md`` a summary.
@@ -36,40 +39,35 @@ import io
 import json
 import os
 import re
-import resource
+import select
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from course import index
+from course.threads import use_course_threads
 from course.paths import OUTPUT_DIR, REPO
-from course.processes import limit_memory
 
 DEFAULT_REPORTS = OUTPUT_DIR / "grades"
-INSTRUCTOR_PACKAGES = ("checks", "solutions", "course", "datasets")
-# Parts of those packages a grading process never needs (data, notebooks, maintainers' mutants).
-PRIVATE_COPY_SKIP = ("datasets/data", "solutions/notebooks", "checks/mutants")
-CODE_SUFFIXES = (".py", ".toml", ".json")
-# Never compared or restored: build outputs, caches, learner state, data.
+# Never compared or restored: build outputs, caches of tools, learner state, data.
 MONITOR_SKIP = (".git", ".venv", "outputs", ".backups", ".progress", ".pytest_cache", ".hypothesis",
-                "datasets/data", ".ipynb_checkpoints", "__pycache__")
+                "datasets/data", ".ipynb_checkpoints")
 MONITOR_GIT = (".git/config", ".git/hooks")   # ...except the parts of .git that run code
 KEEP_BYTES_LIMIT = 8 << 20        # instructor files up to this size can be restored
 LESSON_FILE_LIMIT = 1 << 20       # a learner's lesson file larger than this is not graded
-WORKER_OUTPUT_KEPT = 64 << 10     # what a grading process prints beyond this is dropped
-WORKER_FILE_LIMIT = 64 << 20      # RLIMIT_FSIZE of a grading process
-TAMPER = "TAMPERING"              # first word of a check message when the grader saw interference
 DEFAULT_MEMORY_MB = 2048
-DEFAULT_IMPORT_TIMEOUT_S = 30.0
-SETUP_ALLOWANCE_S = 120.0         # python start, imports and the check data, per lesson
+DEFAULT_IMPORT_TIMEOUT_S = 30.0   # CPU seconds a lesson file may take to import
+SETUP_ALLOWANCE_S = 120.0         # wall seconds for starting a sandbox (per start)
+NO_SANDBOX = ("NO SANDBOX: graded with --no-sandbox, so the learners' code ran as the grader's user, with "
+              "this machine's files and network within its reach; these grades are only as trustworthy as "
+              "the code that produced them.")
 
 
 # ================================================================= instructor files
@@ -138,16 +136,6 @@ class InstructorFiles:
                     continue
                 state[os.path.relpath(path, self.venv)] = (st.st_size, st.st_mtime_ns)
         return state
-
-    def private_code(self) -> dict[str, bytes]:
-        """The code a grading process needs, from the snapshot (never from disk again)."""
-        code = {}
-        for rel, state in self.files.items():
-            top = rel.split("/")[0]
-            if top in INSTRUCTOR_PACKAGES and rel.endswith(CODE_SUFFIXES) and not _skipped(rel, PRIVATE_COPY_SKIP):
-                if state.data is not None:
-                    code[rel] = state.data
-        return code
 
     def changes(self) -> tuple[list[str], list[str]]:
         """(changed instructor files, changed virtual-environment files) since the snapshot."""
@@ -246,23 +234,44 @@ def report_stems(names: list[str]) -> dict[str, str]:
 
 
 def learner_lesson_files(checkout: Path) -> tuple[dict[str, bytes], list[str]]:
-    """The learner's lessons/*.py (regular files only, size-capped), and notes on what was skipped."""
+    """The bytes of the learner's lessons/*.py, and notes on what was refused. No link is
+    ever followed: a ``lessons/`` that is a link (to solutions/, say), a file that is a link,
+    a hard-linked file (it could be the reference itself), anything but a regular file and
+    anything over 1 MiB is refused and noted."""
     files, notes = {}, []
     folder = checkout / "lessons"
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.suffix != ".py":
-            continue
-        if path.is_symlink() or not path.is_file():
-            notes.append(f"lessons/{path.name} is not a regular file (a link?) and was not used")
-            continue
-        if path.stat().st_size > LESSON_FILE_LIMIT:
-            notes.append(f"lessons/{path.name} is larger than {LESSON_FILE_LIMIT >> 20} MiB and was not used")
-            continue
-        files[path.name] = path.read_bytes()
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        kind = "a link" if folder.is_symlink() else "not a folder"
+        return {}, [f"lessons/ is {kind} and was not used: only the learner's own files are graded"]
+    try:
+        for name in sorted(os.listdir(folder_fd)):
+            if not name.endswith(".py"):
+                continue
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder_fd)
+            except OSError:
+                notes.append(f"lessons/{name} is not a regular file (a link?) and was not used")
+                continue
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    notes.append(f"lessons/{name} is not a regular file and was not used")
+                elif st.st_nlink > 1:
+                    notes.append(f"lessons/{name} has other hard links (to whose file?) and was not used")
+                elif st.st_size > LESSON_FILE_LIMIT:
+                    notes.append(f"lessons/{name} is larger than {LESSON_FILE_LIMIT >> 20} MiB and was not used")
+                else:
+                    data = f.read(LESSON_FILE_LIMIT + 1)
+                    if len(data) > LESSON_FILE_LIMIT:
+                        notes.append(f"lessons/{name} is larger than {LESSON_FILE_LIMIT >> 20} MiB and was not used")
+                    else:
+                        files[name] = data
+    finally:
+        os.close(folder_fd)
     return files, notes
 
-
-# ================================================================= one lesson in one process
 
 @dataclasses.dataclass
 class LessonGrade:
@@ -272,8 +281,9 @@ class LessonGrade:
     load_error: str | None = None
     status: str = "graded"             # graded | timed out | crashed
     tampering: list[str] = dataclasses.field(default_factory=list)
-    printed: str = ""                  # what the grading process printed (capped)
+    printed: str = ""                  # kept for the report format (prints are per check now)
     seconds: float = 0.0
+    restarts: int = 0                  # times the sandboxed worker had to be started again
 
     @property
     def earned(self) -> int:
@@ -295,15 +305,17 @@ class LessonGrade:
         return out
 
 
+# ================================================================= one lesson of one learner
+
 @dataclasses.dataclass
 class Settings:
     lessons: list[int]
     timeout_scale: float = 1.0
     memory_mb: int = DEFAULT_MEMORY_MB
     import_timeout: float = DEFAULT_IMPORT_TIMEOUT_S
-    lesson_timeout: float | None = None        # None: from the checks' own time limits
+    lesson_timeout: float | None = None        # wall-clock backstop per lesson; None: from the checks' limits
     jobs: int = 1
-    python: str = sys.executable
+    sandbox: bool = True                       # False only with --no-sandbox
 
 
 def planned_checks(number: int) -> list[dict]:
@@ -313,528 +325,187 @@ def planned_checks(number: int) -> list[dict]:
     return [{"task": c.task, "title": c.title, "points": c.points, "timeout": c.timeout} for c in checks_for(number)]
 
 
-def _lesson_limit(plan: list[dict], settings: Settings) -> float:
+def _cpu_budget(plan: list[dict], settings: Settings) -> float:
+    return settings.import_timeout + sum(c["timeout"] for c in plan) * settings.timeout_scale
+
+
+def lesson_wall_limit(plan: list[dict], settings: Settings) -> float:
+    """The wall-clock backstop of one learner's lesson: generous, since the limits that
+    decide verdicts are in CPU time (each check's, in the sandbox)."""
+    from checks.framework import wall_backstop
+
     if settings.lesson_timeout:
         return settings.lesson_timeout
-    return SETUP_ALLOWANCE_S + settings.import_timeout + sum(c["timeout"] for c in plan) * settings.timeout_scale
+    return SETUP_ALLOWANCE_S + wall_backstop(settings.import_timeout) + sum(
+        wall_backstop(c["timeout"] * settings.timeout_scale) for c in plan)
 
 
-def _user_threads() -> int | None:
-    """How many threads this user runs now (RLIMIT_NPROC counts them), best effort."""
-    uid, count = os.getuid(), 0
-    try:
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit():
-                try:
-                    with open(f"/proc/{entry.name}/status") as f:
-                        text = f.read()
-                except OSError:
-                    continue
-                fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-                if int(fields.get("Uid", "-1").split()[0]) == uid:
-                    count += int(fields.get("Threads", "1").strip())
-    except OSError:
-        return None
-    return count
-
-
-def apply_limits(cpu_s: int, nproc: int | None) -> None:
-    """Resource limits of a grading process, set by the process itself before it imports
-    the learner's file (children inherit them)."""
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit fails, it does not kill
-    for limit, value in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_FSIZE, WORKER_FILE_LIMIT),
-                         (resource.RLIMIT_CORE, 0)):
-        try:
-            resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):
-            pass
-    if nproc is not None and hasattr(resource, "RLIMIT_NPROC"):
-        try:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-        except (ValueError, OSError):
-            pass
-
-
-# The one sys.path edit of the project, on purpose: a grading process must import the
-# private snapshot of the instructor's code it was given (argv[1]), not the installed course.
-BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from checks.classroom import worker_main; sys.exit(worker_main(sys.argv[2:]))")
-
-
-def _drain(stream, keep: bytearray) -> None:
-    while True:
-        chunk = stream.read(1 << 16)
-        if not chunk:
-            return
-        room = WORKER_OUTPUT_KEPT - len(keep)
-        if room > 0:
-            keep += chunk[:room]
-
-
-def grade_lesson(number: int, lesson_files: dict[str, bytes], code: dict[str, bytes], settings: Settings,
-                 nproc: int | None = None, plan: list[dict] | None = None) -> LessonGrade:
-    """Grade one lesson of one learner in a separate process and read back its results."""
+def _empty_grade(number: int, plan: list[dict], status: str, message: str) -> "LessonGrade":
     lesson = index.lesson(number)
-    plan = planned_checks(number) if plan is None else plan
-    limit = _lesson_limit(plan, settings)
+    checks = [{"task": c["task"], "title": c["title"], "points": c["points"],
+               "status": "TIMEOUT" if status == "timed out" else "ERROR", "message": message, "detail": "",
+               "output": "", "earned": 0} for c in plan]
+    return LessonGrade(number, lesson.title, checks, status=status)
+
+
+def grade_lesson_here(number: int, lesson_bytes: bytes | None, settings: Settings) -> "LessonGrade":
+    """Grade one lesson of one learner in this (trusted) process: the checks run here, the
+    learner's functions in a sandboxed worker, through the proxy."""
+    import importlib
+
+    from checks import fixtures
+    from checks.framework import ERROR, PASS, checks_for, run_inline
+    from checks.sandbox import Limits, SandboxedLearner
+
+    lesson = index.lesson(number)
     started = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix=f"grade-l{number}-"))
-    try:
-        root = work / "grader"
-        for rel, data in code.items():
-            target = root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        (root / "lessons").mkdir()
-        for name, data in lesson_files.items():
-            (root / "lessons" / name).write_bytes(data)
-        results = work / "results.jsonl"
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
-               "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "OPENBLAS_NUM_THREADS": "1", "NO_COLOR": "1"}
-        command = [settings.python, "-I", "-B", "-c", BOOT, str(root), str(number), str(results),
-                   "--timeout-scale", str(settings.timeout_scale), "--memory-mb", str(settings.memory_mb),
-                   "--import-timeout", str(settings.import_timeout * settings.timeout_scale),
-                   "--cpu-limit", str(int(limit) + 30)] + (["--nproc", str(nproc)] if nproc else [])
-        process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        printed = bytearray()
-        reader = threading.Thread(target=_drain, args=(process.stdout, printed), daemon=True)
-        reader.start()
-        timed_out = False
-        try:
-            process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        _kill_group(process.pid)          # also whatever the learner's code left running
-        process.wait()
-        reader.join(timeout=5)
-        grade = _read_results(lesson, plan, results, timed_out, process.returncode, limit)
-        grade.printed = bytes(printed).decode("utf-8", "replace")
-        grade.tampering += _private_copy_changes(root, code, lesson_files)
-        grade.seconds = round(time.monotonic() - started, 1)
+    items = checks_for(number)
+    plan = planned_checks(number)
+    grade = LessonGrade(number, lesson.title, [])
+    if lesson_bytes is None:
+        grade.load_error = f"lessons/{lesson.module}.py is not in the submission."
+        grade.checks = [dict(c, status=ERROR, message="see the import error above", detail="", output="", earned=0)
+                        for c in _plain_plan(plan)]
         return grade
+    ref = importlib.import_module(f"solutions.{lesson.module}")
+    fx = fixtures.for_lesson(number)
+    limits = Limits(memory_mb=settings.memory_mb, import_cpu_s=settings.import_timeout * settings.timeout_scale,
+                    total_cpu_s=_cpu_budget(plan, settings) * 2 + 60, sandbox=settings.sandbox)
+    learner = SandboxedLearner(number, lesson_bytes, limits)
+    try:
+        grade.load_error = learner.start()
+        for item in items:
+            if grade.load_error is not None:
+                result_status, message = ERROR, "see the import error above"
+                grade.checks.append({"task": item.task, "title": item.title, "points": item.points,
+                                     "status": result_status, "message": message, "detail": "", "output": "",
+                                     "earned": 0})
+                continue
+            limit = item.timeout * settings.timeout_scale
+            learner.begin_check(limit)
+            result = run_inline(dataclasses.replace(item, timeout=limit), learner, ref, fx, None)
+            if result.status != PASS:
+                result.output = learner.printed()[:2000]
+            entry = dataclasses.asdict(result)
+            entry["earned"] = result.earned
+            grade.checks.append(entry)
+        grade.restarts = max(0, learner.starts - 1)
     finally:
-        _remove(work)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _remove(path: Path) -> None:
-    def make_writable(func, target, _exc):
-        try:
-            os.chmod(os.path.dirname(target), 0o700)
-            os.chmod(target, 0o700)
-            func(target)
-        except OSError:
-            pass
-    shutil.rmtree(path, onerror=make_writable)
-
-
-def _private_copy_changes(root: Path, code: dict[str, bytes], lesson_files: dict[str, bytes]) -> list[str]:
-    """Instructor files that the grading process changed in its private copy."""
-    changes = []
-    for rel, data in code.items():
-        path = root / rel
-        try:
-            same = path.read_bytes() == data
-        except OSError:
-            same = False
-        if not same:
-            changes.append(f"{TAMPER}: {rel} of the grader's private copy was "
-                           f"{'deleted' if not path.exists() else 'edited'} while this lesson was graded")
-    return changes
-
-
-def _read_results(lesson: index.Lesson, plan: list[dict], results: Path, timed_out: bool,
-                  returncode: int | None, limit: float) -> LessonGrade:
-    grade = LessonGrade(lesson.number, lesson.title, checks=[])
-    got: dict[int, dict] = {}
-    done = loaded = False
-    try:
-        lines = results.read_text(errors="replace").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(event, dict):
-            continue
-        kind = event.get("event")
-        if kind == "loaded" and not loaded:
-            loaded = True
-            grade.load_error = event.get("load_error") or None
-        elif kind == "tamper":
-            grade.tampering += [f"{TAMPER}: {what}" for what in event.get("what", [])]
-        elif kind == "check" and isinstance(event.get("index"), int):
-            i = event["index"]
-            if 0 <= i < len(plan) and i not in got:
-                got[i] = event
-        elif kind == "done":
-            done = True
-    if timed_out:
-        grade.status = "timed out"
-    elif not done:
-        grade.status = "crashed"
-    for i, planned in enumerate(plan):
-        entry = {"task": planned["task"], "title": planned["title"], "points": planned["points"],
-                 "status": "ERROR", "message": "", "detail": "", "output": ""}
-        event = got.get(i)
-        if event is not None:
-            status = event.get("status") if event.get("status") in ("PASS", "FAIL", "TODO", "ERROR", "TIMEOUT", "MISSING") else "ERROR"
-            entry.update(status=status, message=str(event.get("message", ""))[:4000],
-                         detail=str(event.get("detail", ""))[:200], output=str(event.get("output", ""))[:2000])
-            if entry["message"].startswith(TAMPER):
-                grade.tampering.append(f"{TAMPER} during check {planned['task']} ({planned['title']}): "
-                                       f"{entry['message'][len(TAMPER) + 1:].strip()}")
-        elif timed_out:
-            entry.update(status="TIMEOUT", message=f"grading this lesson took longer than {limit:g} s in all, "
-                                                   f"so this check did not get to run.")
-        elif not loaded:
-            entry["message"] = (f"the grading process ended before the lesson file was loaded "
-                                f"({_describe_exit(returncode)}). Does the file call os._exit or kill its "
-                                f"own process when it is imported?")
-        else:
-            entry["message"] = f"the grading process ended before this check ran ({_describe_exit(returncode)})."
-        entry["earned"] = entry["points"] if entry["status"] == "PASS" else 0
-        grade.checks.append(entry)
+        learner.close()
+    grade.seconds = round(time.monotonic() - started, 1)
     return grade
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+def _plain_plan(plan: list[dict]) -> list[dict]:
+    return [{k: c[k] for k in ("task", "title", "points")} for c in plan]
 
 
-# ================================================================= inside the grading process
-
-class _ImportTimeout(Exception):
-    pass
+def _grade_to_json(grade: "LessonGrade") -> bytes:
+    return json.dumps(dataclasses.asdict(grade)).encode()
 
 
-WATCHED_LIBRARY_MODULES = ("builtins", "numpy", "pandas", "torch", "torch.nn.functional",
-                           "pandas.testing", "numpy.testing", "math", "random")
+def _grade_from_json(data: bytes) -> "LessonGrade":
+    fields = json.loads(data)
+    return LessonGrade(**{f.name: fields[f.name] for f in dataclasses.fields(LessonGrade) if f.name in fields})
 
 
-def _watched_classes():
-    classes = []
-    for module_name, names in (("pandas", ("DataFrame", "Series", "Index", "RangeIndex")),
-                               ("torch", ("Tensor", "Generator")), ("numpy", ("ndarray",))):
-        module = sys.modules.get(module_name)
-        for name in names:
-            cls = getattr(module, name, None) if module else None
-            if isinstance(cls, type):
-                classes.append((f"{module_name}.{name}", cls))
-    return classes
+def grade_lessons(jobs: list[tuple[int, bytes | None]], settings: Settings) -> list["LessonGrade"]:
+    """Grade (lesson, lesson file bytes) pairs, each in its own forked trusted child (so what a
+    check leaves behind never reaches the next learner), ``settings.jobs`` at a time, each
+    with its wall-clock backstop. Returns the grades in order."""
+    from checks.sandbox import sweep_leftovers
 
+    results: list[LessonGrade | None] = [None] * len(jobs)
+    running: dict[int, tuple[int, int, float, list[bytes]]] = {}     # pid -> (job index, fd, deadline, chunks)
+    waiting = list(range(len(jobs)))
+    plans = {number: planned_checks(number) for number, _ in jobs}
 
-def _global_state() -> dict:
-    state = {}
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        state["torch default dtype"] = torch.get_default_dtype()
-        state["torch grad mode"] = torch.is_grad_enabled()
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        state["numpy error handling"] = tuple(sorted(numpy.geterr().items()))
-    return state
-
-
-def _set_global_state(state: dict) -> None:
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_default_dtype(state["torch default dtype"])
-        torch.set_grad_enabled(state["torch grad mode"])
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and "numpy error handling" in state:
-        numpy.seterr(**dict(state["numpy error handling"]))
-
-
-class Guard:
-    """What the grading process checks for interference: the course's own modules (every
-    name they bind and the code of their functions), a few library modules and classes,
-    a few global switches, and the private copy of the instructor's code on disk."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.own = {name: module for name, module in sys.modules.items()
-                    if module is not None and name.split(".")[0] in INSTRUCTOR_PACKAGES}
-        self.library = {name: sys.modules[name] for name in WATCHED_LIBRARY_MODULES if name in sys.modules}
-        self.module_dicts = {name: dict(vars(module)) for name, module in {**self.own, **self.library}.items()}
-        # (label, class, its attributes, whether an added attribute counts): libraries may add
-        # caches to their classes, so only replaced or deleted attributes count there.
-        self.classes = ([(label, cls, dict(vars(cls)), True) for label, cls in self._own_classes()]
-                        + [(label, cls, dict(vars(cls)), False) for label, cls in _watched_classes()])
-        self.functions = [(label, f, f.__code__, f.__defaults__, f.__kwdefaults__) for label, f in self._own_functions()]
-        self.state = _global_state()
-        self.disk = self._disk()
-
-    def _own_classes(self):
-        found = []
-        for name, module in self.own.items():
-            for attr, value in vars(module).items():
-                if isinstance(value, type) and getattr(value, "__module__", None) == name:
-                    found.append((f"{name}.{attr}", value))
-        return found
-
-    def _own_functions(self):
-        found, seen = [], set()
-
-        def add(label, value):
-            while hasattr(value, "__wrapped__"):
-                value = value.__wrapped__
-            if hasattr(value, "__code__") and id(value) not in seen:
-                seen.add(id(value))
-                found.append((label, value))
-        for name, module in self.own.items():
-            for attr, value in vars(module).items():
-                if getattr(value, "__module__", None) == name:
-                    if isinstance(value, type):
-                        for method_name, method in vars(value).items():
-                            add(f"{name}.{attr}.{method_name}", getattr(method, "__func__", method))
-                    else:
-                        add(f"{name}.{attr}", value)
-        return found
-
-    def _disk(self) -> dict[str, tuple[int, int]]:
-        state = {}
-        for top in INSTRUCTOR_PACKAGES:
-            for path in _walk(self.root / top):
-                if "__pycache__" in path.parts:
-                    continue
-                try:
-                    st = path.stat()
-                except OSError:
-                    continue
-                state[path.relative_to(self.root).as_posix()] = (st.st_size, st.st_mtime_ns)
-        return state
-
-    def problems(self) -> list[str]:
-        found = []
-        for name, module in {**self.own, **self.library}.items():
-            if sys.modules.get(name) is not module:
-                found.append(f"sys.modules[{name!r}] was replaced")
-            original, current = self.module_dicts[name], vars(module)
-            for key, value in original.items():
-                if key in MODULE_CACHES:
-                    continue
-                if key not in current:
-                    found.append(f"{name}.{key} was deleted")
-                elif current[key] is not value:
-                    found.append(f"{name}.{key} was replaced")
-            if name in self.own:
-                found += [f"{name}.{key} was added" for key, value in current.items()
-                          if key not in original and key not in MODULE_CACHES and not isinstance(value, type(sys))]
-        for label, cls, original, additions in self.classes:
-            current = vars(cls)
-            for key, value in original.items():
-                if current.get(key, _MISSING) is not value:
-                    found.append(f"{label}.{key} was {'deleted' if key not in current else 'replaced'}")
-            if additions:
-                found += [f"{label}.{key} was added" for key in current
-                          if key not in original and key not in CLASS_CACHES]
-        for label, f, code, defaults, kwdefaults in self.functions:
-            if f.__code__ is not code or f.__defaults__ is not defaults or f.__kwdefaults__ is not kwdefaults:
-                found.append(f"the code of {label} was changed")
-        state = _global_state()
-        found += [f"{key} was changed from {self.state[key]!r} to {state.get(key)!r}"
-                  for key in self.state if state.get(key) != self.state[key]]
-        disk = self._disk()
-        found += [f"{rel} was {'deleted' if rel not in disk else 'edited'} on disk"
-                  for rel, st in self.disk.items() if disk.get(rel) != st]
-        found += [f"{rel} was added on disk" for rel in disk if rel not in self.disk]
-        return found
-
-    def restore(self, code: dict[str, bytes] | None = None) -> None:
-        for name, module in {**self.own, **self.library}.items():
-            sys.modules[name] = module
-            original, current = self.module_dicts[name], vars(module)
-            for key, value in original.items():
-                if key not in MODULE_CACHES and current.get(key, _MISSING) is not value:
-                    current[key] = value
-            if name in self.own:
-                for key in [k for k, v in current.items()
-                            if k not in original and k not in MODULE_CACHES and not isinstance(v, type(sys))]:
-                    del current[key]
-        for _, cls, original, additions in self.classes:
-            for key, value in original.items():
-                if vars(cls).get(key, _MISSING) is not value:
-                    try:
-                        setattr(cls, key, value)
-                    except (TypeError, AttributeError):
-                        pass
-            for key in [k for k in vars(cls) if additions and k not in original and k not in CLASS_CACHES]:
-                try:
-                    delattr(cls, key)
-                except (TypeError, AttributeError):
-                    pass
-        for _, f, code_, defaults, kwdefaults in self.functions:
-            f.__code__, f.__defaults__, f.__kwdefaults__ = code_, defaults, kwdefaults
-        _set_global_state(self.state)
-        if code is not None:
-            self._restore_disk(code)
-
-    def _restore_disk(self, code: dict[str, bytes]) -> None:
-        for rel, data in code.items():
-            path = self.root / rel
+    def start(i: int) -> None:
+        number, data = jobs[i]
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 3
             try:
-                if not path.is_file() or path.read_bytes() != data:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
+                os.close(read_end)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                payload = _grade_to_json(grade_lesson_here(number, data, settings))
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(payload)
+                code = 0
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        running[pid] = (i, read_end, time.monotonic() + lesson_wall_limit(plans[number], settings), [])
+
+    def finish(pid: int, timed_out: bool) -> None:
+        i, fd, _, chunks = running.pop(pid)
+        if timed_out:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+        sweep_leftovers(pid)              # a sandbox whose grader child was killed
+        number, _ = jobs[i]
+        plan = plans[number]
+        if timed_out:
+            grade = _empty_grade(number, plan, "timed out",
+                                 f"grading this lesson took longer than {lesson_wall_limit(plan, settings):g} s "
+                                 f"of wall-clock time in all, so this check did not get to run.")
+        else:
+            try:
+                grade = _grade_from_json(b"".join(chunks))
+            except (ValueError, TypeError, KeyError):
+                grade = _empty_grade(number, plan, "crashed",
+                                     f"the grader's own process for this lesson ended without a result "
+                                     f"({_describe_status(status)}).")
+        results[i] = grade
+
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, settings.jobs):
+                start(waiting.pop(0))
+            now = time.monotonic()
+            for pid in [p for p, (_, _, deadline, _) in running.items() if deadline <= now]:
+                finish(pid, timed_out=True)
+            if not running:
+                continue
+            fds = {running[pid][1]: pid for pid in running}
+            wait = max(0.05, min(running[pid][2] for pid in running) - time.monotonic())
+            ready, _, _ = select.select(list(fds), [], [], min(wait, 5.0))
+            for fd in ready:
+                pid = fds[fd]
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    running[pid][3].append(chunk)
+                else:
+                    finish(pid, timed_out=False)
+    except BaseException:
+        for pid in list(running):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             except OSError:
                 pass
-        for rel in list(self._disk()):
-            if rel not in code:
-                try:
-                    (self.root / rel).unlink()
-                except OSError:
-                    pass
-        self.disk = self._disk()
-
-    def wrap(self, func):
-        """The check ``func``, followed (in the check's own process) by a look for interference."""
-        guard = self
-
-        def guarded(learner, ref, fx):
-            try:
-                detail = func(learner, ref, fx)
-            except BaseException:
-                found = guard.problems()
-                if found:
-                    raise _tampered(found) from None
-                raise
-            found = guard.problems()
-            if found:
-                raise _tampered(found)
-            return detail
-        guarded.__name__ = getattr(func, "__name__", "check")
-        return guarded
+            sweep_leftovers(pid)
+        raise
+    return [r for r in results if r is not None]
 
 
-_MISSING = object()
-# Caches Python itself adds (pickle and copy, the warnings machinery): not changes.
-CLASS_CACHES = ("__slotnames__",)
-MODULE_CACHES = ("__warningregistry__",)
-
-
-def _tampered(found: list[str]):
-    from checks.framework import CheckFailed
-
-    shown = "; ".join(found[:8]) + (f"; and {len(found) - 8} more" if len(found) > 8 else "")
-    return CheckFailed(f"{TAMPER}: while this check ran, the course's own code or data was changed "
-                       f"({shown}). This check gets no points; the grader undid the change for the others.")
-
-
-def _fixture_digest(fx) -> str:
-    import pickle
-    try:
-        return hashlib.sha256(pickle.dumps(fx)).hexdigest()
-    except Exception:
-        return ""
-
-
-def worker_main(argv: list[str]) -> int:
-    """Entry point of a grading process (run by :func:`grade_lesson` through BOOT)."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("lesson", type=int)
-    parser.add_argument("results", type=Path)
-    parser.add_argument("--timeout-scale", type=float, default=1.0)
-    parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB)
-    parser.add_argument("--import-timeout", type=float, default=DEFAULT_IMPORT_TIMEOUT_S)
-    parser.add_argument("--cpu-limit", type=int, default=600)
-    parser.add_argument("--nproc", type=int, default=None)
-    args = parser.parse_args(argv)
-    apply_limits(args.cpu_limit, args.nproc)
-    root = Path(__file__).resolve().parents[1]
-    os.chdir(root)
-    out = open(args.results, "a", encoding="utf-8")
-
-    def emit(**event) -> None:
-        out.write(json.dumps(event, default=str) + "\n")
-        out.flush()
-
-    import importlib
-
-    try:
-        from course.threads import use_course_threads
-        use_course_threads()
-    except ImportError:
-        pass
-    from checks import fixtures
-    from checks.framework import ERROR, LearnerModule, checks_for, load_file, run_isolated
-
-    lesson = index.lesson(args.lesson)
-    items = checks_for(lesson.number)
-    ref = importlib.import_module(f"solutions.{lesson.module}")
-    fx = fixtures.for_lesson(lesson.number)
-    code = {path.relative_to(root).as_posix(): path.read_bytes()
-            for top in INSTRUCTOR_PACKAGES for path in _walk(root / top) if "__pycache__" not in path.parts}
-    guard = Guard(root)
-    fx_digest = _fixture_digest(fx)
-    emit(event="start", checks=len(items))
-    if args.memory_mb:
-        limit_memory(2 * args.memory_mb, lock=False)
-
-    def on_alarm(signum, frame):
-        raise _ImportTimeout()
-
-    path = root / "lessons" / f"{lesson.module}.py"
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, max(args.import_timeout, 0.1))
-    try:
-        module, error = load_file(path, f"learner_{lesson.module}")
-    except _ImportTimeout:
-        module, error = None, None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    if module is None and (error is None or "_ImportTimeout" in error):
-        error = (f"lessons/{lesson.module}.py did not finish importing within {args.import_timeout:g} s: "
-                 f"is there an endless loop, or slow work, at the top level of the file (outside any function)?")
-    found = guard.problems()
-    if _fixture_digest(fx) != fx_digest:
-        found.append("the check data (checks.fixtures) was modified")
-        for value in vars(fixtures).values():
-            if hasattr(value, "cache_clear"):
-                value.cache_clear()
-    if found:
-        emit(event="tamper", what=[f"importing the lesson file changed the course's own code or data: {what} "
-                                   f"(undone before grading)" for what in found])
-        guard.restore(code)
-        fx = fixtures.for_lesson(lesson.number)
-        guard = Guard(root)
-    emit(event="loaded", load_error=error)
-    if module is None:
-        for i, item in enumerate(items):
-            emit(event="check", index=i, status=ERROR, message="see the import error above", detail="", output="")
-        emit(event="done")
-        return 0
-    learner = LearnerModule(module, path)
-    memory = args.memory_mb
-    for i, item in enumerate(items):
-        guarded = dataclasses.replace(item, func=guard.wrap(item.func))
-        result = run_isolated(guarded, learner, ref, fx, path, item.timeout * args.timeout_scale, memory)
-        emit(event="check", index=i, **dataclasses.asdict(result))
-        on_disk = [what for what in guard.problems() if what.endswith("on disk")]
-        if on_disk:
-            emit(event="tamper", what=[f"during check {item.task}: {what} (restored)" for what in on_disk])
-            guard._restore_disk(code)
-    emit(event="done")
-    out.close()
-    return 0
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            return f"killed by signal {signal.Signals(number).name}"
+        except ValueError:
+            return f"killed by signal {number}"
+    return f"exit code {os.WEXITSTATUS(status)}"
 
 
 # ================================================================= the class
@@ -848,6 +519,7 @@ class LearnerGrade:
     instructor_changes: list[str] = dataclasses.field(default_factory=list)
     environment_changes: list[str] = dataclasses.field(default_factory=list)
     stem: str = ""           # file name of the learner's reports (unique in the class)
+    sandboxed: bool = True
 
     @property
     def earned(self) -> int:
@@ -860,30 +532,8 @@ class LearnerGrade:
     @property
     def tampering(self) -> list[str]:
         found = [f"lesson {lesson.lesson}: {what}" for lesson in self.lessons for what in lesson.tampering]
-        return found + [f"changed this repository's files: {what} (restored)" for what in self.instructor_changes]
-
-
-def grade_learner(name: str, checkout: Path, settings: Settings, code: dict[str, bytes],
-                  nproc: int | None = None, log=print) -> LearnerGrade:
-    files, notes = learner_lesson_files(checkout)
-    learner = LearnerGrade(name, str(checkout), [], notes)
-    plans = {number: planned_checks(number) for number in settings.lessons}
-    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
-        futures = [pool.submit(grade_lesson, number, files, code, settings, nproc, plans[number])
-                   for number in settings.lessons]
-        for number, future in zip(settings.lessons, futures):
-            try:
-                lesson = future.result()
-            except Exception as e:  # the grader's own trouble (disk full...): say so, go on
-                lesson = _read_results(index.lesson(number), plans[number], Path("/nonexistent"), False, None, 0)
-                lesson.status = "crashed"
-                for c in lesson.checks:
-                    c["message"] = f"the grader could not run this lesson: {type(e).__name__}: {e}"
-            learner.lessons.append(lesson)
-            log(f"    lesson {number}: {lesson.earned}/{lesson.possible}"
-                + (f" ({lesson.status})" if lesson.status != "graded" else "")
-                + (" [tampering reported]" if lesson.tampering else ""))
-    return learner
+        return found + [f"this repository's files changed during grading: {what} (restored)"
+                        for what in self.instructor_changes]
 
 
 def git_commit(root: Path) -> str:
@@ -897,7 +547,11 @@ def git_commit(root: Path) -> str:
 
 def grade_class(submission: Path, reports: Path, settings: Settings, instructor_root: Path = REPO,
                 log=print) -> list[LearnerGrade]:
-    """Grade every learner under ``submission`` and write the reports; returns the grades."""
+    """Grade every learner under ``submission`` and write the reports; returns the grades.
+
+    Lesson by lesson (the check data is built once per lesson, in this process, and shared
+    by the forked children), every learner's file is graded in its own trusted child with its
+    own sandbox. The reports are written after every child, and so every sandbox, has ended."""
     submission, reports = submission.resolve(), reports.resolve()
     learners = find_learners(submission)
     if not learners:
@@ -906,30 +560,43 @@ def grade_class(submission: Path, reports: Path, settings: Settings, instructor_
     sys.dont_write_bytecode = True
     venv = Path(sys.prefix) if sys.prefix != sys.base_prefix else None
     snapshot = InstructorFiles(instructor_root, exclude=[submission, reports], venv=venv)
-    code = snapshot.private_code()
-    threads = _user_threads() if hasattr(os, "getuid") and os.getuid() != 0 else None
-    nproc = threads + 1024 + 64 * settings.jobs if threads is not None else None
-    reports.mkdir(parents=True, exist_ok=True)
     graded_at = datetime.now().isoformat(timespec="seconds")
     commit = git_commit(instructor_root)
-    grades = []
     stems = report_stems([name for name, _ in learners])
+    grades = []
     for name, checkout in learners:
-        log(f"Grading {name} ({checkout}) ...")
-        learner = grade_learner(name, checkout, settings, code, nproc, log)
+        files, notes = learner_lesson_files(checkout)
+        learner = LearnerGrade(name, str(checkout), [], notes, sandboxed=settings.sandbox)
         learner.stem = stems[name]
-        changed, venv_changed = snapshot.changes()
-        if changed:
-            problems = snapshot.restore(reports / "tampered-files" / learner.stem)
-            learner.instructor_changes = changed + [f"could not restore: {p}" for p in problems]
-            log(f"  WARNING: {name}'s grading changed instructor files; restored: {', '.join(changed)}")
-        if venv_changed:
-            learner.environment_changes = venv_changed
-            snapshot.venv_state = snapshot._venv_state()
-            log(f"  WARNING: the virtual environment changed while {name} was graded: {', '.join(venv_changed[:5])}")
-        write_learner_report(learner, reports, graded_at, commit, settings)
-        log(f"  {name}: {learner.earned}/{learner.possible} points -> {reports / (learner.stem + '.md')}")
+        learner.files = files
         grades.append(learner)
+    use_course_threads()
+    from checks import fixtures
+    for number in settings.lessons:
+        module = index.lesson(number).module
+        log(f"Lesson {number}: building the check data, then grading {len(grades)} learner(s) ...")
+        fixtures.for_lesson(number)
+        done = grade_lessons([(number, g.files.get(f"{module}.py")) for g in grades], settings)
+        for learner, lesson in zip(grades, done):
+            learner.lessons.append(lesson)
+            log(f"    {learner.name}: lesson {number}: {lesson.earned}/{lesson.possible}"
+                + (f" ({lesson.status})" if lesson.status != "graded" else ""))
+    # Every sandbox has ended (each child closed its own; the leftovers of a killed child were
+    # swept). Now this repository, then the reports.
+    changed, venv_changed = snapshot.changes()
+    reports.mkdir(parents=True, exist_ok=True)
+    if changed:
+        problems = snapshot.restore(reports / "tampered-files" / "during-grading")
+        log(f"  WARNING: this repository changed while the class was graded (restored): {', '.join(changed[:10])}")
+        for learner in grades:
+            learner.instructor_changes = changed + [f"could not restore: {p}" for p in problems]
+    if venv_changed:
+        log(f"  WARNING: the virtual environment changed during grading: {', '.join(venv_changed[:5])}")
+        for learner in grades:
+            learner.environment_changes = venv_changed
+    for learner in grades:
+        write_learner_report(learner, reports, graded_at, commit, settings)
+        log(f"  {learner.name}: {learner.earned}/{learner.possible} points -> {reports / (learner.stem + '.md')}")
     write_class_reports(grades, reports, settings, graded_at, commit)
     return grades
 
@@ -968,15 +635,16 @@ def learner_markdown(learner: LearnerGrade, graded_at: str, commit: str) -> str:
            f"- Graded: {graded_at}, with the instructor's checks and reference"
            + (f" (commit {commit})" if commit else ""),
            f"- **Total: {learner.earned}/{learner.possible} points ({_percent(learner.earned, learner.possible)})**, "
-           f"{passed} of {len(learner.lessons)} lessons pass", ""]
+           f"{passed} of {len(learner.lessons)} lessons pass",
+           "- Sandbox: " + ("bubblewrap (the learner's code saw only its own lesson file, the course's ground "
+                            "and the packages; see docs/grading.md)" if learner.sandboxed else f"**{NO_SANDBOX}**"),
+           ""]
     if learner.tampering or learner.environment_changes:
-        out += ["## Warning: interference with the grader", "",
-                "While this submission was graded, the grader saw it change the course's own code, data "
-                "or files. Changes made while importing a lesson file were undone before that lesson's checks "
-                "ran; a change made while a check ran costs that check its points; this repository's files "
-                "were restored (the changed versions are kept in tampered-files/). Other learners' grades are "
-                "not affected. Read the lesson files before trusting this grade.", ""]
-        out += [f"- {_md(what.replace(TAMPER + ': ', '').replace(TAMPER + ' ', ''))}" for what in learner.tampering]
+        out += ["## Warning: this repository changed while the class was graded", "",
+                "The grader compared this repository with its state before grading and found changes (restored; "
+                "the changed versions are kept in tampered-files/during-grading/). With the sandbox no learner's "
+                "code could reach these files: look for another program, or a person, that edited them.", ""]
+        out += [f"- {_md(what)}" for what in learner.tampering]
         out += [f"- the virtual environment changed (another program, or this submission): {_md(what)}"
                 for what in learner.environment_changes[:20]]
         out.append("")
@@ -1045,6 +713,8 @@ def write_class_reports(grades: list[LearnerGrade], reports: Path, settings: Set
     (reports / "class.csv").write_text(buffer.getvalue())
     out = ["# Class grades", "", f"Graded {graded_at}" + (f" with commit {commit}" if commit else "")
            + f"; lessons {', '.join(str(n) for n in settings.lessons)}.", "",
+           ("Every learner's code ran in a bubblewrap sandbox (docs/grading.md)." if settings.sandbox
+            else f"**{NO_SANDBOX}**"), "",
            "| Learner | Points | % | " + " | ".join(f"L{lesson.number}" for lesson in lessons) + " | Notes |",
            "|---|---:|---:|" + "---:|" * len(lessons) + "---|"]
     for learner in grades:
@@ -1079,8 +749,10 @@ def parse_lessons(text: str) -> list[int]:
     return sorted(set(numbers))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, fresh_interpreter: bool = False) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if fresh_interpreter:
+        _private_bytecode(argv)
     argv = shlex.split(os.environ.get("GRADE_OPTIONS", "")) + argv
     parser = argparse.ArgumentParser(description="Grade learners' checkouts with the instructor's checks.")
     parser.add_argument("submission", nargs="?", default="", help="a learner's checkout, or a folder of them")
@@ -1092,7 +764,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB, help="memory allowance per check")
     parser.add_argument("--import-timeout", type=float, default=DEFAULT_IMPORT_TIMEOUT_S,
                         help="seconds a lesson file may take to import")
-    parser.add_argument("--lesson-timeout", type=float, default=None, help="wall-clock limit per lesson (default: from the checks)")
+    parser.add_argument("--lesson-timeout", type=float, default=None,
+                        help="wall-clock backstop per lesson of a learner (default: from the checks' CPU limits)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade without bubblewrap (the learners' code runs as you; the reports say so)")
     args = parser.parse_args(argv)
     if not args.submission:
         print("Which submission? `make grade SUBMISSION=path/to/checkout` (a folder holding lessons/), "
@@ -1107,17 +782,45 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"--lessons: {e}")
         return 2
+    from checks.sandbox import bwrap_works
+    if args.no_sandbox:
+        print(f"WARNING: {NO_SANDBOX}")
+    else:
+        works, why = bwrap_works()
+        if not works:
+            print(f"{why}\nNot grading: without a sandbox the learners' code would run as you. Install bubblewrap "
+                  f"(`apt-get install bubblewrap`), or pass --no-sandbox (GRADE_OPTIONS=--no-sandbox) to grade "
+                  f"anyway; the reports then say that no sandbox was used.")
+            return 3
     settings = Settings(lessons=lessons, timeout_scale=args.timeout_scale, memory_mb=args.memory_mb,
-                        import_timeout=args.import_timeout, lesson_timeout=args.lesson_timeout, jobs=args.jobs)
+                        import_timeout=args.import_timeout, lesson_timeout=args.lesson_timeout, jobs=args.jobs,
+                        sandbox=not args.no_sandbox)
     started = time.monotonic()
     grades = grade_class(submission, args.reports, settings)
     print(f"\nGraded {len(grades)} learner(s) in {time.monotonic() - started:.0f} s. "
           f"Reports: {args.reports.resolve()}/ (class.md, class.csv, one .md and .json per learner).")
-    flagged = [g.name for g in grades if g.tampering or g.environment_changes]
-    if flagged:
-        print(f"Interference was reported for: {', '.join(flagged)}. Read their reports before trusting those grades.")
+    if any(g.instructor_changes or g.environment_changes for g in grades):
+        print("This repository or its virtual environment changed while the class was graded: see the reports.")
+    if not settings.sandbox:
+        print(f"WARNING: {NO_SANDBOX}")
     return 0
 
 
+def _private_bytecode(argv: list[str]) -> None:
+    """Run the grader in a fresh interpreter that never reads (or writes) bytecode in this
+    repository's __pycache__ folders: planted .pyc files there cannot change the checks."""
+    if sys.pycache_prefix is not None or os.environ.get("TWO_TOWER_GRADER_CHILD"):
+        return
+    prefix = tempfile.mkdtemp(prefix="grader-pycache-")
+    # Nothing of the grader's own lands in this repository either: the property-test library's
+    # cache goes to the private folder too.
+    env = {**os.environ, "TWO_TOWER_GRADER_CHILD": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "HYPOTHESIS_STORAGE_DIRECTORY": os.path.join(prefix, "hypothesis")}
+    done = subprocess.run([sys.executable, "-B", "-X", f"pycache_prefix={prefix}", "-m", "checks.classroom", *argv],
+                          env=env)
+    shutil.rmtree(prefix, ignore_errors=True)
+    raise SystemExit(done.returncode)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(fresh_interpreter=True))

@@ -20,7 +20,7 @@ import signal
 import sys
 import tempfile
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Collection
@@ -31,7 +31,12 @@ from course.paths import REPO
 from course.processes import fork_and_wait, limit_memory
 from course.threads import use_course_threads
 
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 10.0          # a check's limit, in seconds of CPU time (not wall clock)
+# The wall clock is only a backstop (a learner's code that sleeps or waits uses no CPU): a
+# check is killed after WALL_FACTOR times its CPU limit plus WALL_SLACK_S, so a correct file
+# gets the same verdict on a quiet machine and on one running many jobs at once.
+WALL_FACTOR = 8.0
+WALL_SLACK_S = 30.0
 OUTPUT_LIMIT_BYTES = 1 << 20       # a learner's prints beyond 1 MiB are cut off
 SHOWN_OUTPUT_CHARS = 600           # how much of a failing check's prints the report shows
 
@@ -85,6 +90,19 @@ class CheckFailed(AssertionError):
 
 class MissingFunction(Exception):
     """The learner's file lacks a function the lesson asks for."""
+
+
+class LearnerRaised(Exception):
+    """The learner's code (run elsewhere: the sandbox of `make grade`) raised or ended;
+    ``report`` is the sentence for the report, made where the error happened."""
+
+    @property
+    def report(self) -> str:
+        return self.__dict__.get("_report") or (str(self.args[0]) if self.args else "your code raised an error")
+
+    @report.setter
+    def report(self, value: str) -> None:
+        self.__dict__["_report"] = value
 
 
 def expect(condition: bool, message: str) -> None:
@@ -148,6 +166,13 @@ class LearnerModule:
     def __init__(self, module: ModuleType, path: Path | None):
         self._module = module
         self._path = path
+
+    def procedure(self, name: str, *args, **kwargs):
+        """Run one of checks/procedures.py's procedures with this module (in `make grade` the
+        same procedure runs in the sandbox, next to the learner's code)."""
+        from checks.procedures import PROCEDURES
+
+        return PROCEDURES[name](self, *args, **kwargs)
 
     def __getattr__(self, name: str):
         try:
@@ -255,6 +280,14 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     try:
         detail = item.func(learner, ref, fx)
         result.detail = detail or ""
+    except CPUTimeExceeded as e:
+        limit = getattr(item, "timeout", DEFAULT_TIMEOUT_S)
+        result.status = TIMEOUT
+        result.message = (timeout_message(limit) if type(e).__name__ != "WallTimeExceeded" else
+                          f"did not finish within {getattr(e, 'wall_s', wall_backstop(limit)):g} s of wall-clock "
+                          f"time (while waiting or sleeping, since it had not used its {limit:g} s of CPU time).")
+    except LearnerRaised as e:
+        result.status, result.message = ERROR, e.report
     except NotImplementedError as e:
         result.status, result.message = TODO, f"not implemented yet ({e})" if str(e) else "not implemented yet"
     except MissingFunction as e:
@@ -278,20 +311,58 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     return result
 
 
-def _child_setup(memory_limit_mb: int | None) -> None:
+class CPUTimeExceeded(BaseException):
+    """Raised in a check's process when it has used its CPU-time allowance. A BaseException,
+    so neither a learner's ``except Exception`` nor a property-test library catches it."""
+
+
+def wall_backstop(cpu_limit: float) -> float:
+    """The wall-clock limit of something allowed ``cpu_limit`` seconds of CPU time."""
+    return cpu_limit * WALL_FACTOR + WALL_SLACK_S
+
+
+def limit_cpu_time(seconds: float, hard_margin_s: int = 5) -> None:
+    """Make this process raise :class:`CPUTimeExceeded` after ``seconds`` of CPU time
+    (ITIMER_PROF counts user + system time of the process, whatever the machine's load),
+    and be killed by the kernel (RLIMIT_CPU, SIGXCPU then SIGKILL) a few seconds later if
+    the code catches that. Timers are not inherited across fork: call it in the child."""
+    def on_prof(signum, frame):
+        raise CPUTimeExceeded()
+    signal.signal(signal.SIGPROF, on_prof)
+    signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.01))
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cap = int(used.ru_utime + used.ru_stime + seconds) + hard_margin_s
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (cap, cap + 2))
+    except (ValueError, OSError):
+        pass
+
+
+def _child_setup(memory_limit_mb: int | None, cpu_limit_s: float | None = None) -> None:
     """Limits of the child that runs one check."""
     # Print floods: writing past the limit fails with OSError instead of killing the process.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT_BYTES, OUTPUT_LIMIT_BYTES))
     if memory_limit_mb:
         limit_memory(memory_limit_mb)
+    if cpu_limit_s:
+        limit_cpu_time(cpu_limit_s)
+
+
+def timeout_message(cpu_limit: float) -> str:
+    return (f"did not finish within {cpu_limit:g} s of CPU time. Is there an endless loop, or a Python loop over "
+            f"every rating where a vectorised operation would do?")
 
 
 def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None,
                  timeout: float | None = None, memory_limit_mb: int | None = None) -> CheckResult:
     """Run one check in a forked child: a hang, a crash or an ``os._exit`` in the learner's
-    code ends that child only, and is reported as the check's result."""
+    code ends that child only, and is reported as the check's result.
+
+    ``timeout`` (default: the check's own) is seconds of *CPU time*; the wall clock only
+    ends a child that sleeps or waits, after :func:`wall_backstop` seconds."""
     timeout = item.timeout if timeout is None else timeout
+    item = replace(item, timeout=timeout)
     captured = tempfile.TemporaryFile()
 
     def work() -> tuple[int, bytes]:
@@ -301,10 +372,12 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
         # buffered so prints survive an os._exit.
         sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
         use_course_threads()
-        _child_setup(memory_limit_mb)
-        return 0, pickle.dumps(run_inline(item, learner, ref, fx, learner_path))
+        _child_setup(memory_limit_mb, timeout)
+        result = run_inline(item, learner, ref, fx, learner_path)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        return 0, pickle.dumps(result)
 
-    end = fork_and_wait(work, timeout)
+    end = fork_and_wait(work, wall_backstop(timeout))
 
     captured.seek(0)
     output = captured.read(SHOWN_OUTPUT_CHARS + 1).decode("utf-8", "replace")
@@ -312,10 +385,13 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
     if len(output) > SHOWN_OUTPUT_CHARS:
         output = output[:SHOWN_OUTPUT_CHARS] + "\n[... output cut ...]"
 
+    cpu_killed = os.WIFSIGNALED(end.status) and os.WTERMSIG(end.status) in (signal.SIGXCPU, signal.SIGKILL)
     if end.timed_out:
         result = CheckResult(item.task, item.title, item.points, TIMEOUT,
-                             f"did not finish within {timeout:g} s. Is there an endless loop, or a Python "
-                             f"loop over every rating where a vectorised operation would do?")
+                             f"did not finish within {wall_backstop(timeout):g} s of wall-clock time (while "
+                             f"waiting or sleeping, since it had not used its {timeout:g} s of CPU time).")
+    elif not end.payload and cpu_killed:
+        result = CheckResult(item.task, item.title, item.points, TIMEOUT, timeout_message(timeout))
     elif end.payload:
         try:
             result = pickle.loads(end.payload)

@@ -1,9 +1,6 @@
 """Checks for lesson 2: the movie, genre and user-context vocabularies."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,23 +39,14 @@ def genre_index_sorted(learner, ref, fx):
 def genre_index_stable_across_processes(learner, ref, fx):
     # String hashing is salted per process: an index built from a set's order differs
     # between processes. Build the index in two child processes with different salts.
-    module_file = learner.build_genre_index.__code__.co_filename
-    code = ("import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('m', {module_file!r})\n"
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-            "g = {1: ('Drama', 'Action'), 2: ('Comedy', 'Horror', 'Sci-Fi'), 3: ('Western', 'Fantasy', 'War')}\n"
-            "print(sorted(m.build_genre_index(g).items()))\n")
+    genres = "{1: ('Drama', 'Action'), 2: ('Comedy', 'Horror', 'Sci-Fi'), 3: ('Western', 'Fantasy', 'War')}"
     outputs = set()
-    for seed in ("1", "2"):
-        # The same interpreter finds the course package (installed by make venv) by itself.
-        env = {"PYTHONHASHSEED": seed, "PATH": ""}
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+    for returncode, stdout, last in learner.procedure("in_fresh_interpreters", "build_genre_index", genres, [1, 2]):
+        if returncode != 0:
             if last.startswith("NotImplementedError"):
                 raise NotImplementedError(last.split(":", 1)[-1].strip())
             raise CheckFailed(f"build_genre_index failed in a fresh process: {last}")
-        outputs.add(done.stdout)
+        outputs.add(stdout)
     expect(len(outputs) == 1, "build_genre_index numbers the genres differently in different Python processes "
                               "(the order of a set of strings changes): sort the genres before numbering them.")
 

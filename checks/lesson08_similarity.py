@@ -106,47 +106,24 @@ def duplicate_rows(learner, ref, fx):
     return "200 rows, 100 pairs of equal rows"
 
 
-class _TooManyOperations(BaseException):
-    """Raised inside the learner's code to stop a loop early (BaseException: `except Exception` lets it through)."""
-
-
-def _counting_mode():
-    from torch.overrides import TorchFunctionMode
-
-    class Counter(TorchFunctionMode):
-        calls = 0
-        used_cdist = False
-
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            self.calls += 1
-            if func is torch.cdist or getattr(func, "__name__", "") in ("cdist", "pairwise_distance"):
-                self.used_cdist = True
-            if self.calls > LOOP_BUDGET:
-                raise _TooManyOperations()
-            return func(*args, **(kwargs or {}))
-
-    return Counter()
-
-
 @check("8.1", points=2, title="no Python loop over the movies", timeout=10)
 def no_loop(learner, ref, fx):
     generator = torch.Generator().manual_seed(81)
     x = torch.rand((LOOP_ROWS, 12), generator=generator) * 2 - 1
-    counter = _counting_mode()
-    try:
-        with counter:
-            out = learner.pairwise_distances(x.clone())
-    except _TooManyOperations:
+    # Counted where the learner's code runs (a torch function mode around the call).
+    counted = learner.procedure("count_tensor_operations", "pairwise_distances", LOOP_BUDGET, x.clone())
+    out = counted["out"]
+    if counted["too_many"]:
         raise CheckFailed(f"for {LOOP_ROWS} movies your pairwise_distances ran more than {LOOP_BUDGET} tensor "
                           f"operations: it loops over the movies in Python, like the post's nested loop. Use the "
-                          f"matrix form |a|² + |b|² - 2 a·b: a handful of operations for any number of movies.") from None
-    expect(not counter.used_cdist, "your pairwise_distances calls torch.cdist (or a pairwise-distance helper): this "
+                          f"matrix form |a|² + |b|² - 2 a·b: a handful of operations for any number of movies.")
+    expect(not counted["used_cdist"], "your pairwise_distances calls torch.cdist (or a pairwise-distance helper): this "
                                    "task is to build the distances yourself from |a|² + |b|² - 2 a·b.")
     expect_type(out, torch.Tensor, "pairwise_distances' result")
     big = torch.rand((LARGE_ROWS, 12), generator=generator) * 2 - 1
     out = _distances(learner, big, "a large matrix")
     expect(not bool(torch.isnan(out).any()), "on a large random matrix your distances contain NaN.")
-    return f"{counter.calls} tensor operations for {LOOP_ROWS} movies"
+    return f"{counted['calls']} tensor operations for {LOOP_ROWS} movies"
 
 
 # ---------------------------------------------------------------- 8.2 most_similar

@@ -6,4 +6,4 @@ import sys
 from checks.classroom import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(fresh_interpreter=True))

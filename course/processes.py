@@ -1,5 +1,6 @@
 """Running a piece of work in a child process: the one fork-and-wait and the one
-memory-limit helper that the checks, `make watch` and the classroom grader share.
+memory-limit helper that the checks and `make watch` share (the classroom grader's sandboxed
+worker sets its own limits, since it is copied into the sandbox without this module's callers).
 
 A forked child inherits everything already built (the check data, imported modules), so
 starting one costs milliseconds; whatever the child does (a hang, ``os._exit``, a crash,

@@ -1,0 +1,86 @@
+"""Verdicts do not depend on the machine's load: the checks are limited by CPU time, and the
+wall clock is only a generous backstop (checks/framework.py). This grades a correct lesson and
+a pristine stub while the machine runs 8 busy numpy processes per core, and expects the same
+verdicts as on a quiet machine: every check PASS on the reference, every check TODO (never
+TIME) on the stub."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from checks import framework
+from course import index
+from course.stubgen import make_stub
+
+BUSY = ("import numpy as np\n"
+        "a = np.random.default_rng(0).random((256, 256))\n"
+        "while True:\n"
+        "    a = np.tanh(a @ a)\n")
+LESSON = 3
+
+
+@pytest.fixture
+def oversubscribed():
+    """8 busy processes per core, started here and always ended here."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    busy = [subprocess.Popen([sys.executable, "-c", BUSY], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            for _ in range(8 * cores)]
+    try:
+        time.sleep(1.0)
+        assert all(p.poll() is None for p in busy), "the busy processes did not start"
+        yield len(busy)
+    finally:
+        for p in busy:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for p in busy:
+            p.wait()
+
+
+def _statuses(result: framework.LessonResult) -> list[str]:
+    return [r.status for r in result.results]
+
+
+@pytest.mark.timeout_sensitive
+def test_verdicts_under_heavy_load_are_the_quiet_verdicts(oversubscribed, tmp_path):
+    lesson = index.lesson(LESSON)
+    stub = tmp_path / f"{lesson.module}.py"
+    stub.write_text(make_stub(lesson.solution_path.read_text(), lesson))
+    started = time.monotonic()
+    correct = framework.grade_file(LESSON, lesson.solution_path.parent)
+    pristine = framework.grade_file(LESSON, tmp_path)
+    assert correct.results and _statuses(correct) == [framework.PASS] * len(correct.results), \
+        [(r.task, r.status, r.message) for r in correct.results]
+    assert _statuses(pristine) == [framework.TODO] * len(pristine.results), \
+        [(r.task, r.status, r.message) for r in pristine.results]
+    assert time.monotonic() - started < 120
+
+
+@pytest.mark.timeout_sensitive
+def test_sandboxed_grading_under_heavy_load_gives_the_quiet_verdicts(oversubscribed):
+    """The same for `make grade`: the checks' limits count the sandboxed worker's CPU time."""
+    from checks import classroom
+    from checks.sandbox import bwrap_works
+
+    works, why = bwrap_works()
+    if not works:
+        pytest.skip(f"no usable bubblewrap here: {why}")
+    lesson = index.lesson(LESSON)
+    settings = classroom.Settings(lessons=[LESSON], jobs=2)
+    started = time.monotonic()
+    correct, pristine = classroom.grade_lessons(
+        [(LESSON, lesson.solution_path.read_bytes()),
+         (LESSON, make_stub(lesson.solution_path.read_text(), lesson).encode())], settings)
+    assert [c["status"] for c in correct.checks] == [framework.PASS] * len(correct.checks), correct.checks
+    assert [c["status"] for c in pristine.checks] == [framework.TODO] * len(pristine.checks), pristine.checks
+    assert correct.earned == correct.possible > 0
+    assert time.monotonic() - started < 120
