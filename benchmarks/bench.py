@@ -17,7 +17,7 @@ PyTorch runs under the course's thread policy (``course.threads``: one thread). 
 - ``ml-32m``: the synthetic ``ml-32m`` preset (32M ratings, 200k users, 87k movies; real
   ML-32M cannot be assumed present), settings ``CONFIGS["ml-32m"]`` (the post's). Lessons
   1-4 go through ``solutions.pipeline.prepare_stages`` with a per-lesson timer; then the
-  whole demo (``course.demo.run_demo``: lessons 1-9, the post's 50,000 steps with 51
+  whole demo (``commands.demo.run_demo``: lessons 1-9, the post's 50,000 steps with 51
   evaluations, baselines, figures) runs in the same process, its evaluations timed apart.
 
 Then: similar movies (lesson 8, blocked) for an 84,000-movie catalogue of random
@@ -279,10 +279,10 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
 
 
 def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, description: str) -> None:
-    """``course.demo.run_demo`` end to end (its output hidden), evaluations timed apart."""
+    """``commands.demo.run_demo`` end to end (its output hidden), evaluations timed apart."""
     import torch
 
-    from course import demo
+    from commands import demo
     from solutions import lesson06_training as l6
 
     evaluations = {"wall": 0.0, "cpu": 0.0, "calls": 0}
@@ -311,7 +311,7 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
     l6.evaluate, l6.train = timed_evaluate, timed_train
     try:
         with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), \
-                rec.stage("whole demo pipeline (course.demo.run_demo)", f"settings CONFIGS[{config_name!r}]"):
+                rec.stage("whole demo pipeline (commands.demo.run_demo)", f"settings CONFIGS[{config_name!r}]"):
             cpu = time.process_time()
             result = demo.run_demo(cfg, ratings, movies, description, Path(folder), demo.pick_device("auto"),
                                    progress=False, clock=clock)
@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     key = "ml32m" if "ml-32m" in results else "fixture" if args.smoke else None
     if key and f"{key}_demo_s" in figures:
         f = figures
-        print(f"\nWhole demo at {key} size (course.demo.run_demo, data generation excluded): {f[f'{key}_demo_s']:.1f} s "
+        print(f"\nWhole demo at {key} size (commands.demo.run_demo, data generation excluded): {f[f'{key}_demo_s']:.1f} s "
               f"wall, {f[f'{key}_demo_cpu_s']:.1f} s CPU, peak {f[f'{key}_peak_gib']:.2f} GiB; with data "
               f"generation {f[f'{key}_demo_with_data_generation_s']:.1f} s")
         train_key = next(k for k in f if k.startswith(f"{key}_train_") and k.endswith("k_s"))
