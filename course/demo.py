@@ -210,6 +210,106 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
             print(f"(no user-context slot, so the user tower cannot see: {'; '.join(unseen)})")
 
 
+# ---------------------------------------------------------------- ranking (lessons 10-12)
+
+RANKING_NAMES = {  # metrics.json name -> how the table describes it
+    "mse-two-tower": "MSE two-tower (lessons 1-9)",
+    "softmax-two-tower": "softmax two-tower (lesson 12)",
+    "random": "random",
+    "most-popular": "most-popular (training users' counts)",
+    "bayesian-average": "Bayesian-average rating",
+    "ease": "EASE (closed form)",
+}
+
+
+def ranking_split(cfg: CourseConfig, ratings, movies, split_kind: str, device: torch.device,
+                  mse_params: Params | None = None) -> dict:
+    """One split of the ranking evaluation: its own MSE model (unless given), its own retrieval
+    model and every lesson-10 baseline, all trained on this split's training users only."""
+    from solutions import evaluation as ev
+    from solutions import lesson06_training as l6
+    from solutions.pipeline import new_parameters, prepare_stages, to_prepared
+
+    s = prepare_stages(ratings, movies, cfg.data, split_kind)
+    task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
+    if mse_params is None:  # the lesson 5-6 training of run_demo, on this split
+        prepared = to_prepared(s)
+        mse_params = params_to(new_parameters(prepared, cfg.model), device)
+        l6.train(mse_params, to_device(prepared, device), cfg.train, torch.Generator().manual_seed(cfg.train.seed))
+    retrieval = ev.train_retrieval_model(s, task, cfg, device)
+    scores = {"mse-two-tower": ev.mse_model_scores(mse_params, s, task),
+              "softmax-two-tower": ev.retrieval_scores(retrieval, s, task),
+              **ev.baseline_scores(task, cfg.ranking)}
+    metrics, per_user = {}, {}
+    for name, value in scores.items():
+        metrics[name], per_user[name] = ev.evaluate_scores(value, task, cfg.ranking.k)
+    interval = ev.bootstrap_difference(per_user["softmax-two-tower"], per_user["most-popular"], cfg.ranking)
+    return {"stages": s, "task": task, "retrieval": retrieval, "metrics": metrics, "interval": interval}
+
+
+def print_ranking_table(split_kind: str, result: dict, cfg: CourseConfig) -> None:
+    task, k = result["task"], cfg.ranking.k
+    print(f"\n{split_kind} split: {len(task.eval_users)} held-out users with a label rated "
+          f">= {cfg.ranking.relevant_rating}, {len(task.train_users)} training users, "
+          f"{task.seen.shape[1]:,} movies")
+    keys = [f"ndcg@{k}", f"hr@{k}", f"recall@{k}", "mrr", "coverage"]
+    width = max(len(v) for v in RANKING_NAMES.values())
+    print(f"  {'predictor':<{width}}  " + "  ".join(f"{key:>9}" for key in keys) + "  × most-popular")
+    popular = result["metrics"]["most-popular"][f"ndcg@{k}"]
+    for name, values in result["metrics"].items():
+        ratio = values[f"ndcg@{k}"] / popular if popular > 0 else float("nan")
+        print(f"  {RANKING_NAMES.get(name, name):<{width}}  " + "  ".join(f"{values[key]:9.3f}" for key in keys)
+              + f"  {ratio:14.2f}")
+    if "ease" not in result["metrics"]:
+        print(f"  (EASE left out: its {task.seen.shape[1]:,} x {task.seen.shape[1]:,} matrices exceed "
+              f"ease_max_movies = {cfg.ranking.ease_max_movies:,})")
+    mean, low, high = result["interval"]
+    level = round(100 * cfg.ranking.bootstrap_confidence)
+    verdict = "above 0: a real gain" if low > 0 else ("below 0: a real loss" if high < 0 else "includes 0: not conclusive")
+    print(f"  softmax two-tower - most-popular, NDCG@{k}: {mean:+.3f}, {level} % paired bootstrap interval "
+          f"[{low:+.3f}, {high:+.3f}] over {len(task.eval_users)} users ({verdict})")
+
+
+def write_metrics(results: dict[str, dict], path: Path) -> Path:
+    """outputs/metrics.json: {split: {predictor: {metric: value}}}."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {split: {name: {key: round(value, 6) for key, value in values.items()}
+                       for name, values in result["metrics"].items()}
+               for split, result in results.items()}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def ranking_section(cfg: CourseConfig, ratings, movies, device: torch.device, mse_params: Params,
+                    out_dir: Path, clock: Stopwatch) -> dict[str, dict]:
+    """Lessons 10-12: the ranking table on both splits, and outputs/metrics.json."""
+    results = {}
+    for split_kind in ("random", "temporal"):
+        with clock.stage(f"ranking, {split_kind} split (lessons 10-12)"):
+            # The random split is the one the MSE model above was trained on: reuse it.
+            results[split_kind] = ranking_split(cfg, ratings, movies, split_kind, device,
+                                                mse_params if split_kind == "random" else None)
+        print_ranking_table(split_kind, results[split_kind], cfg)
+    path = write_metrics(results, out_dir / "metrics.json")
+    print(f"\nmetrics of both tables: {path}")
+    return results
+
+
+def retrieval_personas_section(result: dict, data: PreparedData, cfg: CourseConfig) -> None:
+    """The personas of lesson 9, scored by the retrieval model of the random split."""
+    from solutions.lesson05_weights import item_tower
+
+    model, s = result["retrieval"], result["stages"]
+    device = model.params.user_W.device
+    with torch.no_grad():
+        combined = item_tower(model.params, s.movie_genres.to(device),
+                              torch.arange(len(s.movie_index), device=device))
+    personas_section(model.params, combined, replace(data, context_index=model.context_index),
+                     cfg.retrieval.persona_strength)
+
+
 def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
              device: torch.device, progress: bool = True, clock: Stopwatch | None = None) -> dict:
     """Every stage of the demo; prints as it goes and returns what it measured."""
@@ -264,15 +364,18 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
               f"model a little: the last evaluation, at step {history.steps[-1]:,}, gave "
               f"{history.val_loss[-1]:.4f}.)")
 
+    heading("Ranking: what lands in a held-out user's top 10 (lessons 10-12)")
+    ranking = ranking_section(cfg, ratings, movies, device, params, out_dir, clock)
+
     with clock.stage("embeddings (lesson 7)"):
         embeddings = l7.movie_embeddings(params, on_device.movie_genres)
     heading(f"Most similar movies (combined embedding, {SIMILAR_K} nearest)")
     with clock.stage("similar movies (lesson 8)"):
         similar_movies_section(embeddings.combined, data)
 
-    heading("Recommendations for five new users (no retraining)")
+    heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
     with clock.stage("personas (lesson 9)"):
-        personas_section(params, embeddings.combined, data, cfg.data.persona_strength)
+        retrieval_personas_section(ranking["random"], data, cfg)
 
     heading("Figures")
     with clock.stage("figures"):
@@ -281,7 +384,7 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     print(f"loss curve:          {loss_path}")
     print(f"movie embedding map: {map_path}")
     return {"val_loss": best, "baselines": baselines, "history": history,
-            "figures": [loss_path, map_path]}
+            "figures": [loss_path, map_path], "ranking": ranking}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -31,9 +31,19 @@ def read_movielens(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ratings, movies
 
 
-def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig) -> SimpleNamespace:
-    """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs)."""
-    s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg)
+SPLITS = ("random", "temporal")
+
+
+def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
+                   split_kind: str = "random") -> SimpleNamespace:
+    """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs).
+
+    ``split_kind`` picks how each user's ratings become history and labels: ``"random"``,
+    lesson 3's seeded mask, or ``"temporal"``, lesson 11's earlier/later split.
+    """
+    if split_kind not in SPLITS:
+        raise ValueError(f"split_kind must be one of {SPLITS}, not {split_kind!r}")
+    s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg, split_kind=split_kind)
     # Lesson 1
     s.clean = l1.clean_ratings(ratings)
     s.rating_counts = l1.count_ratings_per_movie(s.clean)
@@ -45,8 +55,12 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig)
     s.genre_index = l2.build_genre_index(s.maps.genres_by_id)
     s.context_index = l2.build_user_context_index(s.top_movies, s.genre_index, cfg.num_context_movies)
     # Lesson 3
-    s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
-                                     cfg.split_seed)
+    if split_kind == "temporal":  # lesson 11
+        from solutions import lesson11_temporal as l11
+        s.split = l11.split_by_time(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user)
+    else:
+        s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
+                                         cfg.split_seed)
     # Lesson 4
     s.user_means = l4.user_mean_ratings(s.split)
     s.movie_genres = l4.movie_genre_matrix(s.top_movies, s.maps.genres_by_id, s.genre_index)
@@ -68,9 +82,10 @@ def to_prepared(s: SimpleNamespace) -> PreparedData:
     )
 
 
-def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig) -> PreparedData:
+def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
+            split_kind: str = "random") -> PreparedData:
     """Lessons 1-4 with the reference code: raw MovieLens tables in, model inputs out."""
-    return to_prepared(prepare_stages(ratings, movies, cfg))
+    return to_prepared(prepare_stages(ratings, movies, cfg, split_kind))
 
 
 def new_parameters(data: PreparedData, cfg: ModelConfig) -> Params:
