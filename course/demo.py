@@ -238,7 +238,8 @@ def ranking_split(cfg: CourseConfig, ratings, movies, split_kind: str, device: t
         l6.train(mse_params, to_device(prepared, device), cfg.train, torch.Generator().manual_seed(cfg.train.seed))
     retrieval = ev.train_retrieval_model(s, task, cfg, device)
     scores = {"mse-two-tower": ev.mse_model_scores(mse_params, s, task),
-              "softmax-two-tower": ev.retrieval_scores(retrieval, s, task),
+              "softmax-two-tower": ev.retrieval_scores(retrieval, s, task, cfg.retrieval.temperature,
+                                                       cfg.retrieval.popularity_weight),
               **ev.baseline_scores(task, cfg.ranking)}
     metrics, per_user = {}, {}
     for name, value in scores.items():

@@ -177,11 +177,15 @@ def _model_seed(cfg: CourseConfig, seed: int):
 
 
 @torch.no_grad()
-def retrieval_scores(model: RetrievalModel, s: SimpleNamespace, task: RankingTask) -> torch.Tensor:
-    """The retrieval model's scores ``[U, M]`` for the held-out users, from their history only."""
+def retrieval_scores(model: RetrievalModel, s: SimpleNamespace, task: RankingTask,
+                     temperature: float, popularity_weight: float) -> torch.Tensor:
+    """The retrieval model's scores ``[U, M]`` for the held-out users, from their history only:
+    the logits at the training temperature plus ``popularity_weight`` times the log-popularity
+    of the training users (the prior the towers cannot hold: they have no per-movie bias)."""
     device = model.params.user_W.device
     contexts = l12.implicit_contexts(s.split, task.eval_users, s.movie_index, s.genre_affinity[task.eval_rows])
-    return l12.catalogue_logits(model.params, contexts.to(device), s.movie_genres.to(device), 1.0).cpu()
+    logits = l12.catalogue_logits(model.params, contexts.to(device), s.movie_genres.to(device), temperature).cpu()
+    return logits + popularity_weight * model.log_popularity[None, :]
 
 
 def bootstrap_difference(per_user_a: dict[str, torch.Tensor], per_user_b: dict[str, torch.Tensor],
