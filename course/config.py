@@ -103,6 +103,9 @@ class RetrievalConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     seed: int = 0
+    # The towers' sizes (lesson 5's ModelConfig fields); the MSE model keeps ModelConfig's.
+    item_feature_dim: int = 25
+    item_id_dim: int = 25
     # A persona's favourite movies and liked genres get this value in the retrieval context.
     persona_strength: float = 1.0
 

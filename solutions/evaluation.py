@@ -7,7 +7,7 @@ users only ever give their watch history as input and their labels as the answer
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -154,7 +154,9 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
     r = cfg.retrieval if seed is None else _with_seed(cfg, seed)
     contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed)
     index = retrieval_context_index(s)
-    model_cfg = cfg.model if seed is None else _model_seed(cfg, seed)
+    model_cfg = replace(cfg.model, item_feature_dim=r.item_feature_dim, item_id_dim=r.item_id_dim)
+    if seed is not None:
+        model_cfg = replace(model_cfg, init_seed=cfg.model.init_seed + seed)
     params = l5.init_parameters(index.size, len(s.genre_index), len(s.movie_index), model_cfg,
                                 torch.Generator().manual_seed(model_cfg.init_seed))
     params = Params(*(p.detach().to(device).requires_grad_(True) for p in params.as_list()))
@@ -167,13 +169,7 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
 
 
 def _with_seed(cfg: CourseConfig, seed: int):
-    from dataclasses import replace
     return replace(cfg.retrieval, seed=seed, fold_seed=seed)
-
-
-def _model_seed(cfg: CourseConfig, seed: int):
-    from dataclasses import replace
-    return replace(cfg.model, init_seed=cfg.model.init_seed + seed)
 
 
 @torch.no_grad()
