@@ -100,6 +100,7 @@ table = pd.DataFrame(metrics).T
 table["x most-popular"] = table["ndcg@10"] / table.loc["most-popular", "ndcg@10"]
 table.round(3)
 
+
 # %% [markdown]
 # What the charts and the MSE model put first, for everyone (the MSE model's list is for the
 # first held-out user; the charts are the same for all).
