@@ -66,7 +66,9 @@ def embeddings():
 def for_lesson(number: int) -> SimpleNamespace:
     """Everything a lesson's checks may use: fx.cfg, fx.raw, fx.s (lessons 1-4 stages) and,
     from lesson 5 on, fx.data (PreparedData); from lesson 7 on, fx.trained (params and
-    history after reference training) and, from lesson 8 on, fx.embeddings."""
+    history after reference training) and, from lesson 8 on, fx.embeddings; from lesson 10 on,
+    fx.ranking (the ranking protocol on the fixture's random split, and some predictors' scores);
+    from lesson 12 on, fx.retrieval (fold contexts and examples of the training users)."""
     fx = SimpleNamespace(cfg=FIXTURE_CONFIG, raw=raw(), s=stages())
     if number >= 5:
         fx.data = prepared()
@@ -74,4 +76,38 @@ def for_lesson(number: int) -> SimpleNamespace:
         fx.trained = trained()
     if number >= 8:
         fx.embeddings = embeddings()
+    if number >= 10:
+        fx.ranking = ranking()
+    if number >= 12:
+        fx.retrieval = retrieval()
     return fx
+
+
+@cache
+def ranking() -> SimpleNamespace:
+    """Lesson 10's protocol on the fixture's random split, and a few predictors' scores."""
+    import torch
+
+    from solutions import evaluation as ev
+
+    s = stages()
+    task = ev.ranking_task(s, s.train_users, s.val_users, FIXTURE_CONFIG.ranking)
+    scores = ev.baseline_scores(task, FIXTURE_CONFIG.ranking)
+    scores["mse-two-tower"] = ev.mse_model_scores(trained().params, s, task)
+    generator = torch.Generator().manual_seed(10)
+    scores["noisy"] = torch.rand(task.seen.shape, generator=generator, dtype=torch.float64)
+    return SimpleNamespace(task=task, scores=scores)
+
+
+@cache
+def retrieval() -> SimpleNamespace:
+    """Lesson 12's inputs on the fixture: the training users' fold contexts and examples."""
+    from solutions import evaluation as ev
+
+    s = stages()
+    r = FIXTURE_CONFIG.retrieval
+    contexts, examples = ev.retrieval_examples(s, s.train_users, r.num_folds, r.fold_seed)
+    index = ev.retrieval_context_index(s)
+    prior = ev.log_popularity(ranking().task)
+    return SimpleNamespace(contexts=contexts, examples=examples, context_index=index, log_popularity=prior,
+                           training_rows=s.split[s.split["userId"].isin(s.train_users)])

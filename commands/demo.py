@@ -43,7 +43,7 @@ from course.paths import LESSONS_DIR, OUTPUT_DIR, data_dir
 from course.personas import PERSONAS, SIMILAR_QUERIES
 from course.threads import use_course_threads
 from datasets import synthetic as synthetic_data
-from solutions.pipeline import new_parameters, prepare, read_movielens
+from solutions.pipeline import new_parameters, prepare, read_movielens, to_prepared
 
 # Default settings for each synthetic size (--synthetic SIZE without --config).
 SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
@@ -51,6 +51,7 @@ SIMILAR_K = 5            # neighbours listed per query movie
 FALLBACK_QUERIES = 3     # most-rated movies queried when none of the seed post's is in the catalogue
 DEMO_LESSONS = tuple(range(1, 10))   # the lessons whose code the demo runs
 MODEL_KIND = "two-tower-mse"
+RETRIEVAL_KIND = "softmax-two-tower"
 NUM_RECOMMENDATIONS = 10
 MAP_MOVIES = 40          # the most-rated movies drawn on the embedding map
 # The genre that names a movie's colour on the map: the first of these it has.
@@ -228,14 +229,14 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
             print(f"(no user-context slot, so the user tower cannot see: {'; '.join(unseen)})")
 
 
-def save_model(folder: Path, params: Params, combined: torch.Tensor, data: PreparedData, cfg: CourseConfig,
-               info: dict) -> Path:
-    """The trained model, for `make recommend` and `make similar` (commands/saved_model.py)."""
+def save_model(folder: Path, kind: str, params: Params, combined: torch.Tensor, data: PreparedData,
+               persona_strength: float, info: dict) -> Path:
+    """A trained model, for `make recommend` and `make similar` (commands/saved_model.py)."""
     titles = [data.maps.title_by_id[m] for m in data.top_movies]
     genres = [tuple(data.maps.genres_by_id.get(m, ())) for m in data.top_movies]
     tensors = {"user_W": params.user_W, "user_b": params.user_b, "item_vectors": combined}
-    return saved_model.save(folder, MODEL_KIND, tensors, list(data.top_movies), titles, genres,
-                            data.context_index, {**info, "persona_strength": cfg.data.persona_strength})
+    return saved_model.save(folder, kind, tensors, list(data.top_movies), titles, genres,
+                            data.context_index, {**info, "persona_strength": persona_strength})
 
 
 def code_owners(code: Code) -> str:
@@ -247,6 +248,116 @@ def code_owners(code: Code) -> str:
         if numbers:
             parts.append(f"lesson{'s' if len(numbers) > 1 else ''} {learner_code.number_ranges(numbers)} {label}")
     return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- ranking (lessons 10-12)
+
+RANKING_NAMES = {  # metrics.json name -> how the table describes it
+    "mse-two-tower": "MSE two-tower (lessons 1-9)",
+    "softmax-two-tower": "softmax two-tower (lesson 12)",
+    "random": "random",
+    "most-popular": "most-popular (training users' counts)",
+    "bayesian-average": "Bayesian-average rating",
+    "ease": "EASE (closed form)",
+}
+
+
+def ranking_split(cfg: CourseConfig, ratings, movies, split_kind: str, device: torch.device,
+                  mse_params: Params | None = None) -> dict:
+    """One split of the ranking evaluation: its own MSE model (unless given), its own retrieval
+    model and every lesson-10 baseline, all trained on this split's training users only."""
+    from solutions import evaluation as ev
+    from solutions import lesson06_training as l6
+    from solutions.pipeline import prepare_stages
+
+    s = prepare_stages(ratings, movies, cfg.data, split_kind=split_kind)
+    task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
+    if mse_params is None:  # the lesson 5-6 training of run_demo, on this split
+        prepared = to_prepared(s)
+        mse_params = params_to(new_parameters(prepared, cfg.model), device)
+        l6.train(mse_params, to_device(prepared, device), cfg.train, torch.Generator().manual_seed(cfg.train.seed))
+    retrieval = ev.train_retrieval_model(s, task, cfg, device)
+    scores = {"mse-two-tower": ev.mse_model_scores(mse_params, s, task),
+              "softmax-two-tower": ev.retrieval_scores(retrieval, s, task, cfg.retrieval.temperature,
+                                                       cfg.retrieval.popularity_weight),
+              **ev.baseline_scores(task, cfg.ranking)}
+    metrics, per_user = {}, {}
+    for name, value in scores.items():
+        metrics[name], per_user[name] = ev.evaluate_scores(value, task, cfg.ranking.k)
+    interval = ev.bootstrap_difference(per_user["softmax-two-tower"], per_user["most-popular"], cfg.ranking)
+    return {"stages": s, "task": task, "retrieval": retrieval, "metrics": metrics, "interval": interval}
+
+
+def print_ranking_table(split_kind: str, result: dict, cfg: CourseConfig) -> None:
+    task, k = result["task"], cfg.ranking.k
+    print(f"\n{split_kind} split: {len(task.eval_users)} held-out users with a label rated "
+          f">= {cfg.ranking.relevant_rating}, {len(task.train_users)} training users, "
+          f"{task.seen.shape[1]:,} movies")
+    keys = [f"ndcg@{k}", f"hr@{k}", f"recall@{k}", "mrr", "coverage"]
+    width = max(len(v) for v in RANKING_NAMES.values())
+    print(f"  {'predictor':<{width}}  " + "  ".join(f"{key:>9}" for key in keys) + "  × most-popular")
+    popular = result["metrics"]["most-popular"][f"ndcg@{k}"]
+    for name, values in result["metrics"].items():
+        ratio = values[f"ndcg@{k}"] / popular if popular > 0 else float("nan")
+        print(f"  {RANKING_NAMES.get(name, name):<{width}}  " + "  ".join(f"{values[key]:9.3f}" for key in keys)
+              + f"  {ratio:14.2f}")
+    if "ease" not in result["metrics"]:
+        print(f"  (EASE left out: its {task.seen.shape[1]:,} x {task.seen.shape[1]:,} matrices exceed "
+              f"ease_max_movies = {cfg.ranking.ease_max_movies:,})")
+    mean, low, high = result["interval"]
+    level = round(100 * cfg.ranking.bootstrap_confidence)
+    verdict = "above 0: a real gain" if low > 0 else ("below 0: a real loss" if high < 0 else "includes 0: not conclusive")
+    print(f"  softmax two-tower - most-popular, NDCG@{k}: {mean:+.3f}, {level} % paired bootstrap interval "
+          f"[{low:+.3f}, {high:+.3f}] over {len(task.eval_users)} users ({verdict})")
+
+
+def write_metrics(results: dict[str, dict], path: Path) -> Path:
+    """outputs/metrics.json: {split: {predictor: {metric: value}}}."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {split: {name: {key: round(value, 6) for key, value in values.items()}
+                       for name, values in result["metrics"].items()}
+               for split, result in results.items()}
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
+
+
+def ranking_section(cfg: CourseConfig, ratings, movies, device: torch.device, mse_params: Params,
+                    out_dir: Path, clock: Stopwatch) -> dict[str, dict]:
+    """Lessons 10-12: the ranking table on both splits, and outputs/metrics.json."""
+    results = {}
+    for split_kind in ("random", "temporal"):
+        with clock.stage(f"ranking, {split_kind} split (lessons 10-12)"):
+            # The random split is the one the MSE model above was trained on: reuse it.
+            results[split_kind] = ranking_split(cfg, ratings, movies, split_kind, device,
+                                                mse_params if split_kind == "random" else None)
+        print_ranking_table(split_kind, results[split_kind], cfg)
+    path = write_metrics(results, out_dir / "metrics.json")
+    print(f"\nmetrics of both tables: {path}")
+    return results
+
+
+def retrieval_item_vectors(result: dict) -> torch.Tensor:
+    """Every catalogue movie's vector in the retrieval model of one ranking split."""
+    from solutions.lesson05_weights import item_tower
+
+    model, s = result["retrieval"], result["stages"]
+    device = model.params.user_W.device
+    with torch.no_grad():
+        return item_tower(model.params, s.movie_genres.to(device), torch.arange(len(s.movie_index), device=device))
+
+
+def retrieval_data(result: dict) -> PreparedData:
+    """The catalogue and vocabularies the retrieval model of one ranking split was trained
+    with (the reference lessons 1-4), with its own user-context layout."""
+    return replace(to_prepared(result["stages"]), context_index=result["retrieval"].context_index)
+
+
+def retrieval_personas_section(result: dict, cfg: CourseConfig, l9) -> None:
+    """The personas of lesson 9, scored by the retrieval model of the random split."""
+    personas_section(result["retrieval"].params, retrieval_item_vectors(result), retrieval_data(result),
+                     cfg.retrieval.persona_strength, l9)
 
 
 def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
@@ -303,15 +414,18 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
               f"model a little: the last evaluation, at step {history.steps[-1]:,}, gave "
               f"{history.val_loss[-1]:.4f}.)")
 
+    heading("Ranking: what lands in a held-out user's top 10 (lessons 10-12, reference code)")
+    ranking = ranking_section(cfg, ratings, movies, device, params, out_dir, clock)
+
     with clock.stage("embeddings (lesson 7)"):
         embeddings = code.l7.movie_embeddings(params, on_device.movie_genres)
     heading(f"Most similar movies (combined embedding, {SIMILAR_K} nearest)")
     with clock.stage("similar movies (lesson 8)"):
         similar_movies_section(embeddings.combined, data, code.l8)
 
-    heading("Recommendations for five new users (no retraining)")
+    heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
     with clock.stage("personas (lesson 9)"):
-        personas_section(params, embeddings.combined, data, cfg.data.persona_strength, code.l9)
+        retrieval_personas_section(ranking["random"], cfg, code.l9)
 
     heading("Figures")
     with clock.stage("figures"):
@@ -322,13 +436,25 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
 
     heading("Saved model")
     with clock.stage("save model"):
+        # Both models, each with its NDCG@10 on the random split's held-out users, so that
+        # make recommend answers with the better one (and says which).
+        ndcg = f"ndcg@{cfg.ranking.k}"
+        random_split = ranking["random"]["metrics"]
         info = {"command": "make demo", "config": config_name, "source": source, "code": code_owners(code),
-                "metrics": {"val_mse": best, "baseline_mse": better}}
-        model_dir = save_model(out_dir / "models" / MODEL_KIND, params, embeddings.combined, data, cfg, info)
+                "metrics": {"val_mse": best, "baseline_mse": better, ndcg: random_split["mse-two-tower"][ndcg]}}
+        model_dir = save_model(out_dir / "models" / MODEL_KIND, MODEL_KIND, params, embeddings.combined, data,
+                               cfg.data.persona_strength, info)
+        retrieval = ranking["random"]["retrieval"]
+        retrieval_info = {"command": "make demo", "config": config_name, "source": source,
+                          "code": "lessons 1-4 and 10-12 the reference's",
+                          "metrics": {ndcg: random_split["softmax-two-tower"][ndcg]}}
+        save_model(out_dir / "models" / RETRIEVAL_KIND, RETRIEVAL_KIND, retrieval.params,
+                   retrieval_item_vectors(ranking["random"]), retrieval_data(ranking["random"]),
+                   cfg.retrieval.persona_strength, retrieval_info)
     print(f"{model_dir} (ask it: make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror, "
           f"or make similar TITLE=\"matrix\")")
     return {"val_loss": best, "baselines": baselines, "history": history,
-            "figures": [loss_path, map_path], "model": model_dir}
+            "figures": [loss_path, map_path], "model": model_dir, "ranking": ranking}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -13,9 +13,9 @@ tanh layer) and ``item_vectors`` ``[M, D]`` (each catalogue movie's vector, less
 combined embedding for the MSE model). A user's score for movie i is
 ``item_vectors[i] · tanh(context @ user_W + user_b)``, for every kind.
 
-Kinds: ``two-tower-mse`` (lessons 1-9, ``make demo``). A second kind (the softmax
-retrieval model of lessons 10-12) adds itself to ``KINDS`` and saves with the same
-function; ``choose`` then picks the model with the better ranking metric and says why.
+Kinds: ``two-tower-mse`` (lessons 1-9) and ``softmax-two-tower`` (the retrieval model of
+lesson 12); ``make demo`` saves both, each with its NDCG@10 on held-out users (lesson 10),
+and ``choose`` picks the one with the better ranking metric and says why.
 """
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ MODELS_DIR = OUTPUT_DIR / "models"
 META_FILE, TENSOR_FILE = "model.json", "tensors.pt"
 TENSORS = ("user_W", "user_b", "item_vectors")
 # kind -> how the model is named to the learner
-KINDS = {"two-tower-mse": "the two-tower model of lessons 1-9 (trained on ratings, mean squared error)"}
+KINDS = {"two-tower-mse": "the two-tower model of lessons 1-9 (trained on ratings, mean squared error)",
+         "softmax-two-tower": "the retrieval two-tower of lesson 12 (trained with a softmax over the catalogue)"}
 # The metric that decides between kinds, higher is better (lesson 10's ranking evaluation).
 RANKING_METRIC = "ndcg@10"
 MAKE_ONE = "`make demo` trains one and saves it (a few minutes on ml-latest-small)"

@@ -101,3 +101,13 @@ class MovieEmbeddings:
     id: torch.Tensor        # [M, E]   tanh(table @ item_id_W + item_id_b)
     feature: torch.Tensor   # [M, F]   tanh(genres @ item_feature_W + item_feature_b)
     combined: torch.Tensor  # [M, F+E] feature then id, the vector the user embedding is dotted with
+
+
+@dataclass
+class AdamState:
+    """The hand-written Adam optimiser's memory (lesson 12): the step count and, for every
+    parameter in ``Params.as_list()`` order, the running means of its gradient and of its
+    squared gradient."""
+    step: int
+    first: list[torch.Tensor]
+    second: list[torch.Tensor]

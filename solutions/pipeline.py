@@ -41,11 +41,17 @@ def read_movielens(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 REFERENCE = SimpleNamespace(l1=l1, l2=l2, l3=l3, l4=l4, l5=l5, l6=l6)
 
 
+SPLITS = ("random", "temporal")
+
+
 def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
                    code: SimpleNamespace | None = None,
                    stage: Callable[[str], ContextManager] | None = None,
-                   keep_tables: bool = True) -> SimpleNamespace:
+                   keep_tables: bool = True, split_kind: str = "random") -> SimpleNamespace:
     """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs).
+
+    ``split_kind`` picks how each user's ratings become history and labels: ``"random"``,
+    lesson 3's seeded mask, or ``"temporal"``, lesson 11's earlier/later split.
 
     ``code`` holds the lesson modules to call (``code.l1`` ...); the reference by default.
     With ``keep_tables=False`` the big intermediate tables are let go as soon as the next
@@ -55,11 +61,13 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
     ("lesson 1: cleaning", ...) and must return a context manager that wraps that lesson's
     work: ``make bench`` passes one that measures each lesson's time and peak memory.
     """
+    if split_kind not in SPLITS:
+        raise ValueError(f"split_kind must be one of {SPLITS}, not {split_kind!r}")
     use_course_threads()
     code = code or REFERENCE
     l1, l2, l3, l4 = code.l1, code.l2, code.l3, code.l4
     stage = stage or (lambda name: nullcontext())
-    s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg)
+    s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg, split_kind=split_kind)
     with stage("lesson 1: cleaning"):
         s.clean = l1.clean_ratings(ratings)
         s.rating_counts = l1.count_ratings_per_movie(s.clean)
@@ -73,8 +81,12 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
         s.genre_index = l2.build_genre_index(s.maps.genres_by_id)
         s.context_index = l2.build_user_context_index(s.top_movies, s.genre_index, cfg.num_context_movies)
     with stage("lesson 3: masking"):
-        s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
-                                         cfg.split_seed)
+        if split_kind == "temporal":  # lesson 11
+            from solutions import lesson11_temporal as l11
+            s.split = l11.split_by_time(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user)
+        else:
+            s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
+                                             cfg.split_seed)
         if not keep_tables:
             s.top_ratings = None
     with stage("lesson 4: debiasing, examples"):
@@ -101,10 +113,10 @@ def to_prepared(s: SimpleNamespace) -> PreparedData:
 
 
 def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
-            code: SimpleNamespace | None = None) -> PreparedData:
+            code: SimpleNamespace | None = None, split_kind: str = "random") -> PreparedData:
     """Lessons 1-4 (the reference code unless ``code`` says otherwise): raw MovieLens
     tables in, model inputs out. The big intermediate tables are let go on the way."""
-    return to_prepared(prepare_stages(ratings, movies, cfg, code, keep_tables=False))
+    return to_prepared(prepare_stages(ratings, movies, cfg, code, keep_tables=False, split_kind=split_kind))
 
 
 def new_parameters(data: PreparedData, cfg: ModelConfig, code: SimpleNamespace | None = None) -> Params:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 
 import pytest
@@ -32,6 +33,7 @@ def test_demo_exits_cleanly(demo_run):
 def test_demo_prints_every_section(demo_run):
     _, text, _ = demo_run
     for section in ("== Data ==", "== Training on cpu ==", "== Validation mean squared error",
+                    "== Ranking: what lands in a held-out user's top 10",
                     "== Most similar movies", "== Recommendations for five new users",
                     "== Figures ==", "== Time per stage =="):
         assert section in text, f"missing section {section!r}"
@@ -73,8 +75,56 @@ def test_demo_saves_both_figures_and_says_where(demo_run):
 def test_demo_times_each_stage(demo_run):
     _, text, _ = demo_run
     table = text.split("== Time per stage ==", 1)[1]
-    for stage in ("prepare (lessons 1-4)", "train (lessons 5-6)", "personas (lesson 9)", "total"):
+    for stage in ("prepare (lessons 1-4)", "train (lessons 5-6)", "ranking, random split (lessons 10-12)",
+                  "ranking, temporal split (lessons 10-12)", "personas (lesson 9)", "total"):
         assert re.search(re.escape(stage) + r"\s+\d+\.\d\d s", table), stage
+
+
+PREDICTORS = ("mse-two-tower", "softmax-two-tower", "random", "most-popular", "bayesian-average", "ease")
+METRICS = ("ndcg@10", "hr@10", "recall@10", "mrr", "coverage")
+
+
+def test_demo_writes_metrics_json_for_both_splits(demo_run):
+    _, text, out = demo_run
+    path = out / "metrics.json"
+    assert path.is_file() and str(path) in text
+    metrics = json.loads(path.read_text())
+    assert set(metrics) == {"random", "temporal"}
+    for split, predictors in metrics.items():
+        assert set(predictors) == set(PREDICTORS), split
+        for name, values in predictors.items():
+            assert set(values) == set(METRICS), (split, name)
+            assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in values.values()), (split, name, values)
+        # Random scores spread over the catalogue; a chart shows everyone the same few movies.
+        assert predictors["random"]["coverage"] > predictors["most-popular"]["coverage"], split
+
+
+def test_demo_prints_the_ranking_table_of_both_splits(demo_run):
+    _, text, out = demo_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    section = text.split("== Ranking", 1)[1].split("\n== ", 1)[0]
+    for split in ("random", "temporal"):
+        table = section.split(f"{split} split:", 1)[1]
+        row = re.search(r"most-popular \(training users' counts\)\s+" + r"\s+".join([r"(\d\.\d{3})"] * 5), table)
+        assert row, f"no most-popular row in the {split} table"
+        printed = [float(v) for v in row.groups()]
+        stored = [metrics[split]["most-popular"][key] for key in METRICS]
+        assert printed == pytest.approx(stored, abs=5e-4), split
+        for label in ("MSE two-tower (lessons 1-9)", "softmax two-tower (lesson 12)", "random",
+                      "Bayesian-average rating", "EASE (closed form)"):
+            assert label in table, (split, label)
+        interval = re.search(r"softmax two-tower - most-popular, NDCG@10: ([+-]\d\.\d{3}), 95 % paired bootstrap "
+                             r"interval \[([+-]\d\.\d{3}), ([+-]\d\.\d{3})\]", table)
+        assert interval, f"no bootstrap interval under the {split} table"
+        mean, low, high = (float(v) for v in interval.groups())
+        assert low <= mean <= high
+        assert mean == pytest.approx(metrics[split]["softmax-two-tower"]["ndcg@10"]
+                                     - metrics[split]["most-popular"]["ndcg@10"], abs=2e-3)
+
+
+def test_demo_personas_come_from_the_retrieval_model(demo_run):
+    _, text, _ = demo_run
+    assert "== Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12" in text
 
 
 def test_short_titles_for_the_map():

@@ -1,0 +1,141 @@
+"""Wrong implementations of lesson 12."""
+import numpy as np
+import torch
+
+from checks.mutants import mutant
+
+
+@mutant("draws each rating's fold at random instead of dealing (uneven folds)", symptom="unevenly")
+def fold_splits(ratings, num_folds, seed):
+    rows = ratings[["userId", "movieId", "rating"]].sort_values(["userId", "movieId"], kind="stable")
+    rows = rows.reset_index(drop=True)
+    fold = np.random.default_rng(seed).integers(0, num_folds, len(rows))
+    return [rows.assign(is_history=fold != f) for f in range(num_folds)]
+
+
+@mutant("forgets to sort first: the folds depend on the input's row order", symptom="row order")
+def fold_splits(ratings, num_folds, seed):  # noqa: F811
+    rows = ratings[["userId", "movieId", "rating"]].reset_index(drop=True)
+    key = np.random.default_rng(seed).random(len(rows))
+    order = np.lexsort((key, rows["userId"].to_numpy()))
+    dealt = np.empty(len(rows), dtype=np.int64)
+    dealt[order] = rows.iloc[order].groupby("userId").cumcount().to_numpy() % num_folds
+    return [rows.assign(is_history=dealt != f) for f in range(num_folds)]
+
+
+@mutant("every split marks the same fold as labels", symptom="exactly once")
+def fold_splits(ratings, num_folds, seed):  # noqa: F811
+    rows = ratings[["userId", "movieId", "rating"]].sort_values(["userId", "movieId"], kind="stable")
+    rows = rows.reset_index(drop=True)
+    key = np.random.default_rng(seed).random(len(rows))
+    order = np.lexsort((key, rows["userId"].to_numpy()))
+    dealt = np.empty(len(rows), dtype=np.int64)
+    dealt[order] = rows.iloc[order].groupby("userId").cumcount().to_numpy() % num_folds
+    return [rows.assign(is_history=dealt != 0) for _ in range(num_folds)]
+
+
+@mutant("context holds 1.0 per watched movie (no 1/sqrt(h))", symptom="square root")
+def implicit_contexts(split, user_ids, movie_index, genre_affinity):
+    history = split[split["is_history"] & split["userId"].isin(user_ids)]
+    row = pd_index(user_ids).get_indexer(history["userId"])
+    column = history["movieId"].map(movie_index).to_numpy()
+    watched = torch.zeros((len(user_ids), len(movie_index)), dtype=torch.float32)
+    watched[torch.tensor(row), torch.tensor(column)] = 1.0
+    return torch.cat([watched, genre_affinity.to(torch.float32)], dim=1)
+
+
+@mutant("context puts the labels in too", symptom="labels")
+def implicit_contexts(split, user_ids, movie_index, genre_affinity):  # noqa: F811
+    rows = split[split["userId"].isin(user_ids)]
+    row = pd_index(user_ids).get_indexer(rows["userId"])
+    column = rows["movieId"].map(movie_index).to_numpy()
+    watched = torch.zeros((len(user_ids), len(movie_index)), dtype=torch.float32)
+    watched[torch.tensor(row), torch.tensor(column)] = 1.0
+    watched = watched / watched.sum(dim=1, keepdim=True).clamp(min=1.0).sqrt()
+    return torch.cat([watched, genre_affinity.to(torch.float32)], dim=1)
+
+
+def pd_index(values):
+    import pandas as pd
+    return pd.Index(values)
+
+
+@mutant("multiplies by the temperature", symptom="divide by it")
+def catalogue_logits(params, user_context, movie_genres, temperature):
+    users = user_tower(params, user_context)
+    items = item_tower(params, movie_genres, torch.arange(movie_genres.shape[0]))
+    return users @ items.T * temperature
+
+
+@mutant("log of a sum of exp: overflows for large logits", symptom="logsumexp")
+def softmax_loss(logits, target_rows, log_popularity, alpha):
+    adjusted = logits + alpha * log_popularity
+    target = adjusted.gather(1, target_rows[:, None]).squeeze(1)
+    return (torch.log(torch.exp(adjusted).sum(dim=1)) - target).mean()
+
+
+@mutant("subtracts the logit adjustment", symptom="wrong sign")
+def softmax_loss(logits, target_rows, log_popularity, alpha):  # noqa: F811
+    adjusted = logits - alpha * log_popularity
+    target = adjusted.gather(1, target_rows[:, None]).squeeze(1)
+    return (torch.logsumexp(adjusted, dim=1) - target).mean()
+
+
+@mutant("sums the loss over the batch", symptom="mean")
+def softmax_loss(logits, target_rows, log_popularity, alpha):  # noqa: F811
+    adjusted = logits + alpha * log_popularity
+    target = adjusted.gather(1, target_rows[:, None]).squeeze(1)
+    return (torch.logsumexp(adjusted, dim=1) - target).sum()
+
+
+@mutant("Adam without bias correction", symptom="bias correction")
+def adam_step(params, loss, state, lr, betas, eps):
+    beta1, beta2 = betas
+    for p in params.as_list():
+        p.grad = None
+    loss.backward()
+    state.step += 1
+    with torch.no_grad():
+        for p, m, v in zip(params.as_list(), state.first, state.second):
+            m.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+            p -= lr * m / (v.sqrt() + eps)
+
+
+@mutant("Adam keeps the old gradients", symptom="old gradients")
+def adam_step(params, loss, state, lr, betas, eps):  # noqa: F811
+    beta1, beta2 = betas
+    loss.backward()
+    state.step += 1
+    with torch.no_grad():
+        for p, m, v in zip(params.as_list(), state.first, state.second):
+            m.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+            p -= lr * (m / (1 - beta1 ** state.step)) / ((v / (1 - beta2 ** state.step)).sqrt() + eps)
+
+
+@mutant("a fresh Adam state at every step", symptom="AdamState")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):
+    losses = []
+    for step in range(cfg.steps):
+        rows = sample_minibatch(len(examples), cfg.batch_size, generator)
+        logits = catalogue_logits(params, contexts[examples.user_row[rows]], movie_genres, cfg.temperature)
+        loss = softmax_loss(logits, examples.movie_row[rows], log_popularity, cfg.logit_adjustment)
+        if cfg.weight_decay:
+            loss = loss + cfg.weight_decay * sum((p ** 2).sum() for p in params.as_list())
+        adam_step(params, loss, new_adam_state(params), learning_rate(step, cfg.lr_schedule), cfg.betas, cfg.eps)
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@mutant("forgets the weight decay", symptom="weight decay")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
+    state = new_adam_state(params)
+    losses = []
+    for step in range(cfg.steps):
+        rows = sample_minibatch(len(examples), cfg.batch_size, generator)
+        logits = catalogue_logits(params, contexts[examples.user_row[rows]], movie_genres, cfg.temperature)
+        loss = softmax_loss(logits, examples.movie_row[rows], log_popularity, cfg.logit_adjustment)
+        adam_step(params, loss, state, learning_rate(step, cfg.lr_schedule), cfg.betas, cfg.eps)
+        losses.append(float(loss.detach()))
+    return losses

@@ -1,0 +1,115 @@
+"""Lesson 10: is the model any good? Ranking evaluation and the baselines to beat.
+
+A recommender is judged by what it puts in a person's top 10, not by the error of one
+predicted rating. So for every held-out user we rank the whole catalogue, leave out the
+movies they already watched (their history: recommending those again is no help), keep the
+top K, and count how many of their labels rated 4 or more made it there. The same protocol
+scores four predictors that learn nothing or almost nothing (random, a popularity chart, a
+Bayesian-average chart and EASE, a few lines of linear algebra), which tell us where the
+bar is. A paired bootstrap over users then says whether a difference is real or luck.
+"""
+# This file is generated from solutions/lesson10_ranking.py by `make stubs`: fill in the
+# functions marked TODO. `make check LESSON=10` grades your work and
+# `make reset LESSON=10` brings back this version (your file is backed up first).
+from __future__ import annotations
+
+import torch
+
+
+def rank_unseen(scores: torch.Tensor, seen: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k`` best-scored rows of every user, best first: int64 ``[U, k]``.
+
+    ``scores`` is float ``[U, M]`` (one score per user and catalogue movie), ``seen`` bool
+    ``[U, M]`` (True for the movies in a user's watch history). Seen movies are ranked after
+    every unseen one, so they never enter a top K while the user has K unseen movies left.
+    Equal scores go to the lower row (a stable sort), so the ranking is reproducible.
+    """
+    # TODO Task 10.1: each user's top k, with already-seen movies left out.
+    # Read lessons/lesson10_ranking.md, task 10.1; `make hint LESSON=10 TASK=10.1` if you are stuck.
+    raise NotImplementedError("Lesson 10.1: each user's top k, with already-seen movies left out")
+
+
+def ranking_metrics(ranked: torch.Tensor, relevant: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
+    """Per-user ranking metrics, float64 ``[U]`` each, under the keys ``"hr"``, ``"recall"``,
+    ``"ndcg"`` and ``"mrr"``.
+
+    ``ranked`` is int64 ``[U, n]`` (each user's movie rows, best first, n >= k) and
+    ``relevant`` bool ``[U, M]`` (True for a user's relevant labels; every user has at least
+    one). With a *hit* being a relevant movie among the first ``k`` of ``ranked``:
+
+    - ``hr``: 1.0 if the top k holds at least one hit, else 0.0 (hit rate);
+    - ``recall``: hits divided by the user's number of relevant movies;
+    - ``ndcg``: the sum over hits of ``1 / log2(position + 1)`` (positions 1..k), divided
+      by the same sum for a perfect ranking, whose first ``min(k, number relevant)``
+      positions are all hits;
+    - ``mrr``: ``1 / position`` of the first relevant movie anywhere in ``ranked`` (all n
+      columns, not only k), 0.0 if there is none (reciprocal rank; its mean is the MRR).
+    """
+    # TODO Task 10.2: hit rate, recall, NDCG and reciprocal rank of every user.
+    # Read lessons/lesson10_ranking.md, task 10.2; `make hint LESSON=10 TASK=10.2` if you are stuck.
+    raise NotImplementedError("Lesson 10.2: hit rate, recall, NDCG and reciprocal rank of every user")
+
+
+def catalogue_coverage(ranked: torch.Tensor, num_movies: int, k: int) -> float:
+    """Share of the catalogue's ``num_movies`` movies that appear in at least one user's
+    top ``k`` (the first ``k`` columns of ``ranked``). A chart shows everyone the same ten
+    movies; a personal recommender spreads over the catalogue."""
+    # TODO Task 10.3: the share of the catalogue that reaches someone's top k.
+    # Read lessons/lesson10_ranking.md, task 10.3; `make hint LESSON=10 TASK=10.3` if you are stuck.
+    raise NotImplementedError("Lesson 10.3: the share of the catalogue that reaches someone's top k")
+
+
+def most_popular_scores(interactions: torch.Tensor) -> torch.Tensor:
+    """The popularity chart: float64 ``[M]``, the number of training users who rated each
+    movie. ``interactions`` is ``[N, M]``, nonzero where training user n rated movie m."""
+    # TODO Task 10.4: the popularity chart: how many training users rated each movie.
+    # Read lessons/lesson10_ranking.md, task 10.4; `make hint LESSON=10 TASK=10.4` if you are stuck.
+    raise NotImplementedError("Lesson 10.4: the popularity chart: how many training users rated each movie")
+
+
+def bayesian_average_scores(rating_sum: torch.Tensor, rating_count: torch.Tensor,
+                            prior_weight: float) -> torch.Tensor:
+    """The "best rated" chart, shrunk towards the mean: float64 ``[M]``.
+
+    ``rating_sum`` and ``rating_count`` ``[M]`` are the sum and number of the training
+    users' ratings of each movie. Each movie gets ``prior_weight`` imaginary ratings at the
+    global mean rating ``C`` (all ratings' sum over all ratings' count):
+    ``(rating_sum + prior_weight * C) / (rating_count + prior_weight)``. A movie rated
+    5.0 by one person no longer tops the chart.
+    """
+    # TODO Task 10.5: the best-rated chart, shrunk towards the global mean.
+    # Read lessons/lesson10_ranking.md, task 10.5; `make hint LESSON=10 TASK=10.5` if you are stuck.
+    raise NotImplementedError("Lesson 10.5: the best-rated chart, shrunk towards the global mean")
+
+
+def ease_weights(interactions: torch.Tensor, l2: float) -> torch.Tensor:
+    """EASE (Steck, 2019): the item-item weights ``B`` float64 ``[M, M]`` that best rebuild
+    each training user's row ``X`` from the user's other movies, ``X ≈ X @ B`` with
+    ``diag(B) = 0``, with an L2 penalty ``l2``. Closed form: ``P = (XᵀX + l2·I)⁻¹``, then
+    ``B[i, j] = -P[i, j] / P[j, j]`` off the diagonal and 0 on it.
+
+    ``interactions`` is ``[N, M]``, 1 where training user n rated movie m, else 0. A user's
+    scores are then ``their 0/1 history row @ B``. Memory is quadratic in M: fine for a few
+    thousand movies, not for the 80,000 of ML-32M.
+    """
+    # TODO Task 10.6: EASE: the item-item weights in closed form.
+    # Read lessons/lesson10_ranking.md, task 10.6; `make hint LESSON=10 TASK=10.6` if you are stuck.
+    raise NotImplementedError("Lesson 10.6: EASE: the item-item weights in closed form")
+
+
+def paired_bootstrap(metric_a: torch.Tensor, metric_b: torch.Tensor, num_samples: int,
+                     confidence: float, generator: torch.Generator) -> tuple[float, float, float]:
+    """How sure are we that predictor A beats predictor B? ``(mean difference, low, high)``.
+
+    ``metric_a`` and ``metric_b`` ``[U]`` are the two predictors' per-user values on the
+    *same* users. The difference ``a - b`` is taken per user (paired: a user who is easy for
+    one predictor is usually easy for the other). Draw ``num_samples`` resamples of the U
+    users with replacement (``torch.randint`` with ``generator``, one ``[num_samples, U]``
+    draw), take the mean difference of each, and return the observed mean difference and
+    the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the resampled
+    means (``torch.quantile``, linear interpolation). An interval above 0 says A's gain is
+    unlikely to be luck of which users were held out.
+    """
+    # TODO Task 10.7: a paired bootstrap interval of the difference between two predictors.
+    # Read lessons/lesson10_ranking.md, task 10.7; `make hint LESSON=10 TASK=10.7` if you are stuck.
+    raise NotImplementedError("Lesson 10.7: a paired bootstrap interval of the difference between two predictors")

@@ -1,0 +1,125 @@
+"""Lesson 12: from ratings to retrieval.
+
+Lessons 5-6 taught the towers to predict a rating for movies a user *did* watch. Trained
+only on watched pairs, the model never learns which movies people do not pick, and its top
+10 is full of niche films it expects to be rated well. Here the very same towers of lesson 5
+learn a different question: of the whole catalogue, which movie will this user watch next?
+The answer is a softmax over every movie, and the loss is the minus log-probability of the
+movie they actually watched. Two more changes, both small: the user context says *which*
+movies someone watched (not how far from their mean they rated them), and every training
+user's ratings serve as labels once, in turn, instead of only a fifth of them.
+"""
+# This file is generated from solutions/lesson12_retrieval.py by `make stubs`: fill in the
+# functions marked TODO. `make check LESSON=12` grades your work and
+# `make reset LESSON=12` brings back this version (your file is backed up first).
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from course.config import RetrievalConfig
+from course.containers import AdamState, Examples, Params
+from solutions.lesson05_weights import item_tower, user_tower
+from solutions.lesson06_training import learning_rate, sample_minibatch
+
+
+def fold_splits(ratings: pd.DataFrame, num_folds: int, seed: int) -> list[pd.DataFrame]:
+    """``num_folds`` splits of the training users' ratings in lesson 3's format, in which
+    every rating is a label exactly once.
+
+    Sort ``ratings`` (``userId``, ``movieId``, ``rating``) by user then movie, give every
+    rating a random key (``np.random.default_rng(seed).random``), order each user's
+    ratings by that key and deal them out like cards: the i-th rating of a user (0-based,
+    in key order) goes to fold ``i % num_folds``. Split f is a frame with the columns
+    ``userId``, ``movieId``, ``rating`` and ``is_history``, which is False exactly for the
+    ratings of fold f; its rows in (user, movie) order.
+    """
+    # TODO Task 12.1: deal every training rating into folds, so each one is a label once.
+    # Read lessons/lesson12_retrieval.md, task 12.1; `make hint LESSON=12 TASK=12.1` if you are stuck.
+    raise NotImplementedError("Lesson 12.1: deal every training rating into folds, so each one is a label once")
+
+
+def implicit_contexts(split: pd.DataFrame, user_ids: np.ndarray, movie_index: dict[int, int],
+                      genre_affinity: torch.Tensor) -> torch.Tensor:
+    """The retrieval model's user contexts: float32 ``[len(user_ids), M + G]``.
+
+    Row u is for ``user_ids[u]``. Movie block (M = ``len(movie_index)`` columns, one per
+    catalogue movie, at ``movie_index[movieId]``): ``1 / sqrt(h)`` for each of the user's
+    ``h`` history movies, 0.0 elsewhere, so a long history does not shout louder than a
+    short one. Genre block (G columns, after the movies): the user's row of
+    ``genre_affinity`` (lesson 4, rows in ``user_ids`` order). Labels never appear.
+    """
+    # TODO Task 12.2: the user context of a retrieval model: which movies, not how rated.
+    # Read lessons/lesson12_retrieval.md, task 12.2; `make hint LESSON=12 TASK=12.2` if you are stuck.
+    raise NotImplementedError("Lesson 12.2: the user context of a retrieval model: which movies, not how rated")
+
+
+def catalogue_logits(params: Params, user_context: torch.Tensor, movie_genres: torch.Tensor,
+                     temperature: float) -> torch.Tensor:
+    """Scores of every catalogue movie for a batch of users: ``[B, M]``.
+
+    The user embeddings of ``user_context`` ``[B, C]`` (lesson 5's ``user_tower``) dotted
+    with the combined embedding of every movie (lesson 5's ``item_tower`` on all of
+    ``movie_genres`` ``[M, G]`` and rows ``0..M-1``), divided by ``temperature``: a small
+    temperature makes the softmax sharper, as if the embeddings were longer.
+    """
+    # TODO Task 12.3: every movie's score for a batch of users, at a temperature.
+    # Read lessons/lesson12_retrieval.md, task 12.3; `make hint LESSON=12 TASK=12.3` if you are stuck.
+    raise NotImplementedError("Lesson 12.3: every movie's score for a batch of users, at a temperature")
+
+
+def softmax_loss(logits: torch.Tensor, target_rows: torch.Tensor, log_popularity: torch.Tensor,
+                 alpha: float) -> torch.Tensor:
+    """Mean cross-entropy of a softmax over the catalogue (a 0-d tensor).
+
+    For each row b, with adjusted logits ``z = logits[b] + alpha * log_popularity``
+    (``log_popularity`` ``[M]``, logit adjustment, Menon et al. 2021): ``logsumexp(z) -
+    z[target_rows[b]]``, the minus log-probability of the movie the user watched. Use
+    ``torch.logsumexp``: ``exp`` of a logit of 100 overflows float32. With ``alpha = 0``
+    it is the plain softmax loss; a positive alpha gives popular movies a head start during
+    training only, so the towers spend less effort learning popularity.
+    """
+    # TODO Task 12.4: the softmax cross-entropy over the catalogue, with logit adjustment.
+    # Read lessons/lesson12_retrieval.md, task 12.4; `make hint LESSON=12 TASK=12.4` if you are stuck.
+    raise NotImplementedError("Lesson 12.4: the softmax cross-entropy over the catalogue, with logit adjustment")
+
+
+def adam_step(params: Params, loss: torch.Tensor, state: AdamState, lr: float,
+              betas: tuple[float, float], eps: float) -> None:
+    """One hand-written Adam step (Kingma and Ba, 2015), in place.
+
+    Clear the old gradients, back-propagate ``loss``, add 1 to ``state.step`` (t), then for
+    every parameter p with gradient g and its moments m, v in ``state.first`` and
+    ``state.second`` (same order as ``params.as_list()``): ``m = b1·m + (1 - b1)·g``,
+    ``v = b2·v + (1 - b2)·g²``, and ``p -= lr · m̂ / (sqrt(v̂) + eps)`` with the
+    bias-corrected ``m̂ = m / (1 - b1^t)`` and ``v̂ = v / (1 - b2^t)``. Each parameter
+    gets its own step size, so the id embedding rows of rare movies still move.
+    """
+    # TODO Task 12.5: one hand-written Adam step.
+    # Read lessons/lesson12_retrieval.md, task 12.5; `make hint LESSON=12 TASK=12.5` if you are stuck.
+    raise NotImplementedError("Lesson 12.5: one hand-written Adam step")
+
+
+def new_adam_state(params: Params) -> AdamState:
+    """Zero moments for every parameter, step 0."""
+    return AdamState(0, [torch.zeros_like(p) for p in params.as_list()],
+                     [torch.zeros_like(p) for p in params.as_list()])
+
+
+def train_retrieval(params: Params, contexts: torch.Tensor, examples: Examples, movie_genres: torch.Tensor,
+                    log_popularity: torch.Tensor, cfg: RetrievalConfig, generator: torch.Generator) -> list[float]:
+    """Train ``params`` in place for ``cfg.steps`` steps; return every step's loss.
+
+    The loop of lesson 6 with a new loss and optimiser. Each step: draw ``cfg.batch_size``
+    example rows (lesson 6's ``sample_minibatch`` with ``generator``), compute the
+    :func:`catalogue_logits` of their users' contexts (``contexts[examples.user_row[rows]]``)
+    at ``cfg.temperature``, the :func:`softmax_loss` against their movies
+    (``examples.movie_row[rows]``) with ``cfg.logit_adjustment`` as alpha, plus
+    ``cfg.weight_decay`` times the sum of every parameter squared, then take an
+    :func:`adam_step` at lesson 6's ``learning_rate(step, cfg.lr_schedule)`` with
+    ``cfg.betas`` and ``cfg.eps`` (one :class:`AdamState` for the whole run, from zero).
+    """
+    # TODO Task 12.6: the training loop of lesson 6 with the softmax loss and Adam.
+    # Read lessons/lesson12_retrieval.md, task 12.6; `make hint LESSON=12 TASK=12.6` if you are stuck.
+    raise NotImplementedError("Lesson 12.6: the training loop of lesson 6 with the softmax loss and Adam")
