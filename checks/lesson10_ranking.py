@@ -231,11 +231,9 @@ def bayesian_average(learner, ref, fx):
             raise CheckFailed("your prior is the mean of the movies' mean ratings: the global mean C is the sum of "
                               "all ratings over the number of all ratings, so a movie with 300 ratings weighs more "
                               "than one with 3.")
-        unrated = torch.tensor([0.0, 0.0]), torch.tensor([0.0, 0.0])
         small = learner.bayesian_average_scores(torch.tensor([8.0, 0.0]), torch.tensor([2.0, 0.0]), 2.0)
         expect(abs(float(small[1]) - 4.0) < 1e-9, "a movie without a rating should get exactly the global mean "
                                                   "(here 4.0): (0 + m·C) / (0 + m) = C.")
-        del unrated
     return compare_tensors(got, want, "the Bayesian-average scores", atol=1e-9, rtol=1e-9, check_dtype=False)
 
 

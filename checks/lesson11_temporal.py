@@ -130,12 +130,10 @@ def later_share(learner, ref, fx):
     expect(isinstance(got, float), f"later_training_share should return a float, not {type(got).__name__}.")
     want = ref.later_training_share(training, labels)
     if abs(got - want) > 1e-12:
-        ties_in = float(np.mean([(training >= t).mean() for t in labels[:50]]))
         hint = (" Count only training ratings *strictly* later than the label (np.searchsorted with side='right')."
                 if abs(got - want) < 0.01 else "")
         raise CheckFailed(f"your share is {got:.4f}: it should be, for each label, the share of all training "
                           f"ratings made strictly later, averaged over labels.{hint}")
-        del ties_in
     edge = learner.later_training_share(np.array([5, 6, 7]), np.array([7]))
     expect(edge == 0.0, "a label at the time of the last training rating has no training rating strictly after it: "
                         f"the share should be 0.0, not {edge}.")
