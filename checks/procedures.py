@@ -54,6 +54,15 @@ def sgd_step_with_gradient(learner, params, gradients: list, lr: float):
 
 
 @procedure
+def adam_step_with_gradient(learner, params, gradients: list, state, lr: float, betas, eps: float):
+    """The learner's ``adam_step(params, loss, state, lr, betas, eps)`` on a loss whose
+    gradient is given (``Σ g · p``, as for :func:`sgd_step_with_gradient`). The parameters
+    and the Adam state come back as the learner's code left them."""
+    loss = sum((g.to(p.dtype) * p).sum() for g, p in zip(gradients, params.as_list()))
+    learner.adam_step(params, loss, state, lr, tuple(betas), eps)
+
+
+@procedure
 def plot_into_folder(learner, history, relative_paths: list, as_str: list):
     """Call ``plot_loss_curve(history, path)`` for paths inside a fresh temporary folder and
     report what happened: the path returned (relative to the folder), whether the file

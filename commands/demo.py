@@ -507,8 +507,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # One thread: these matrices are small, and on a shared 2-core machine two PyTorch threads
-    # spin waiting for each other (measured: 47 s of wall time with one thread, over 6 min
-    # with two, for the same figures). The notebooks pin one thread too.
-    torch.set_num_threads(1)
     sys.exit(main())

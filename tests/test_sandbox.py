@@ -293,3 +293,39 @@ def test_nothing_it_starts_survives_it(tmp_path):
     while alive() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alive() == []
+
+
+# ------------------------------------------------------------------ every lesson, through the boundary
+
+@needs_bwrap
+def test_every_lessons_reference_scores_full_marks_in_the_sandbox(tmp_path):
+    """The one check style holds for every lesson: graded by `make grade`, in the sandbox,
+    the reference solutions earn every point and the pristine stubs none. (A check that
+    composed a learner function with code in the trusted process would lose its points here.)"""
+    import csv
+    import shutil
+    import subprocess
+    import sys
+
+    from course import index
+    from course.stubgen import make_stub
+
+    reference = tmp_path / "class" / "reference" / "lessons"
+    stubs = tmp_path / "class" / "stubs" / "lessons"
+    reference.mkdir(parents=True)
+    stubs.mkdir(parents=True)
+    for lesson in index.lessons():
+        shutil.copyfile(lesson.solution_path, reference / lesson.stub_path.name)
+        (stubs / lesson.stub_path.name).write_text(make_stub(lesson.solution_path.read_text(), lesson))
+    done = subprocess.run([sys.executable, "-m", "commands.grade", str(tmp_path / "class"),
+                           "--reports", str(tmp_path / "reports"), "--jobs", "1"],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    rows = {row["learner"]: row for row in csv.DictReader(open(tmp_path / "reports" / "class.csv"))}
+    lessons = [f"lesson {lesson.number}" for lesson in index.lessons()]
+    for column in lessons:
+        name = next(key for key in rows["reference"] if key.startswith(column + " "))
+        possible = int(name.split("(of ")[1].rstrip(")"))
+        assert int(rows["reference"][name]) == possible, f"{column}: the reference earns {rows['reference'][name]} " \
+                                                         f"of {possible} in the sandbox"
+        assert int(rows["stubs"][name]) == 0, f"{column}: a pristine stub earns points in the sandbox"
