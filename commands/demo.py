@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -413,7 +414,14 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
               f"{history.val_loss[-1]:.4f}.)")
 
     heading("Ranking: what lands in a held-out user's top 10 (lessons 10-12, reference code)")
-    ranking = ranking_section(cfg, ratings, movies, device, params, out_dir, clock)
+    cells = len(data.user_ids) * len(data.top_movies)
+    if cells <= cfg.ranking.max_dense_cells:
+        ranking = ranking_section(cfg, ratings, movies, device, params, out_dir, clock)
+    else:
+        ranking = None
+        print(f"skipped at this size: the evaluation's dense [users, movies] matrices would hold {cells:,} cells "
+              f"(limit ranking.max_dense_cells = {cfg.ranking.max_dense_cells:,} in course/config.py); "
+              f"the personas below come from the MSE model.")
 
     with clock.stage("embeddings (lesson 7)"):
         embeddings = code.l7.movie_embeddings(params, on_device.movie_genres)
@@ -421,9 +429,14 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     with clock.stage("similar movies (lesson 8)"):
         similar_movies_section(embeddings.combined, data, code.l8)
 
-    heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
-    with clock.stage("personas (lesson 9)"):
-        retrieval_personas_section(ranking["random"], cfg, code.l9)
+    if ranking is not None:
+        heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
+        with clock.stage("personas (lesson 9)"):
+            retrieval_personas_section(ranking["random"], cfg, code.l9)
+    else:
+        heading("Recommendations for five new users (no retraining), from the MSE two-tower of lessons 1-9")
+        with clock.stage("personas (lesson 9)"):
+            personas_section(params, embeddings.combined, data, cfg.data.persona_strength, code.l9)
 
     heading("Figures")
     with clock.stage("figures"):
@@ -431,25 +444,31 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
         map_path = plot_embedding_map(embeddings.combined, data, out_dir / "movie_map.png")
     print(f"loss curve:          {loss_path}")
     print(f"movie embedding map: {map_path}")
-    print(f"ranking metrics:     {write_metrics(ranking, out_dir / 'metrics.json')} (both tables above)")
+    if ranking is not None:
+        print(f"ranking metrics:     {write_metrics(ranking, out_dir / 'metrics.json')} (both tables above)")
 
     heading("Saved model")
     with clock.stage("save model"):
         # Both models, each with its NDCG@10 on the random split's held-out users, so that
         # make recommend answers with the better one (and says which).
         ndcg = f"ndcg@{cfg.ranking.k}"
-        random_split = ranking["random"]["metrics"]
+        metrics = {"val_mse": best, "baseline_mse": better}
+        if ranking is not None:
+            metrics[ndcg] = ranking["random"]["metrics"]["mse-two-tower"][ndcg]
         info = {"command": "make demo", "config": config_name, "source": source, "code": code_owners(code),
-                "metrics": {"val_mse": best, "baseline_mse": better, ndcg: random_split["mse-two-tower"][ndcg]}}
+                "metrics": metrics}
         model_dir = save_model(out_dir / "models" / MODEL_KIND, MODEL_KIND, params, embeddings.combined, data,
                                cfg.data.persona_strength, info)
-        retrieval = ranking["random"]["retrieval"]
-        retrieval_info = {"command": "make demo", "config": config_name, "source": source,
-                          "code": "lessons 1-4 and 10-12 the reference's",
-                          "metrics": {ndcg: random_split["softmax-two-tower"][ndcg]}}
-        save_model(out_dir / "models" / RETRIEVAL_KIND, RETRIEVAL_KIND, retrieval.params,
-                   retrieval_item_vectors(ranking["random"]), retrieval_data(ranking["random"]),
-                   cfg.retrieval.persona_strength, retrieval_info)
+        if ranking is None:  # no retrieval model this time: an older one must not answer for this one
+            shutil.rmtree(out_dir / "models" / RETRIEVAL_KIND, ignore_errors=True)
+        else:
+            retrieval = ranking["random"]["retrieval"]
+            retrieval_info = {"command": "make demo", "config": config_name, "source": source,
+                              "code": "lessons 1-4 and 10-12 the reference's",
+                              "metrics": {ndcg: ranking["random"]["metrics"]["softmax-two-tower"][ndcg]}}
+            save_model(out_dir / "models" / RETRIEVAL_KIND, RETRIEVAL_KIND, retrieval.params,
+                       retrieval_item_vectors(ranking["random"]), retrieval_data(ranking["random"]),
+                       cfg.retrieval.persona_strength, retrieval_info)
     print(f"{model_dir} (ask it: make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror, "
           f"or make similar TITLE=\"matrix\")")
     return {"val_loss": best, "baselines": baselines, "history": history,

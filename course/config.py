@@ -81,6 +81,11 @@ class RankingConfig:
     # computed (memory quadratic in M: 12,000 movies are 1.2 GB per float64 matrix).
     ease_l2: float = 200.0
     ease_max_movies: int = 12_000
+    # The evaluation holds dense [users, movies] matrices (the training users' ratings in
+    # float64, the held-out users' history and labels): `make demo` runs it only where users
+    # x catalogue is at most this many cells (400M: 3.2 GB for one float64 matrix). On
+    # ml-latest-small that is 1.3M cells; at ML-32M size 1.1 billion, so the demo skips it there.
+    max_dense_cells: int = 400_000_000
     # Paired bootstrap of a difference over users.
     bootstrap_samples: int = 2000
     bootstrap_confidence: float = 0.95

@@ -138,3 +138,27 @@ def test_ml32m_runs_the_blog_settings():
     args = demo.parse_args(["--dataset", "ml-32m"])
     assert args.synthetic is None and args.config is None
     assert CONFIGS["ml-32m"].train.steps == 50_000
+
+
+def test_demo_skips_the_ranking_where_its_matrices_would_not_fit(tmp_path, monkeypatch):
+    """At ML-32M size the ranking evaluation's dense [users, movies] matrices would not fit:
+    the demo says so, shows the personas from the MSE model, and leaves no stale retrieval
+    model behind for make recommend."""
+    from dataclasses import replace
+
+    small = CONFIGS["fixture"]
+    tiny_limit = replace(small, ranking=replace(small.ranking, max_dense_cells=1))
+    monkeypatch.setattr(demo, "get_config", lambda name: tiny_limit)
+    stale = tmp_path / "models" / demo.RETRIEVAL_KIND
+    stale.mkdir(parents=True)
+    (stale / "model.json").write_text("{}")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = demo.main(["--synthetic", "fixture", "--out", str(tmp_path), "--no-progress", "--device", "cpu"])
+    text = stdout.getvalue()
+    assert code == 0
+    assert "skipped at this size" in text and "max_dense_cells = 1 " in text
+    assert "from the MSE two-tower of lessons 1-9" in text
+    assert not (tmp_path / "metrics.json").exists()
+    assert not stale.exists()
+    assert (tmp_path / "models" / demo.MODEL_KIND / "model.json").exists()
