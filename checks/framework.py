@@ -27,7 +27,7 @@ from typing import Callable, Collection
 
 from checks import honesty
 from course import index
-from course.paths import REPO
+from course.paths import relative
 from course.processes import fork_and_wait, limit_memory
 from course.threads import use_course_threads
 
@@ -184,12 +184,7 @@ class LearnerModule:
                                   f"(your file is backed up first).") from None
 
 
-def _display(path: Path | str) -> str:
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
+_display = relative  # repository-relative paths in messages
 
 
 def load_file(path: Path, name: str) -> tuple[ModuleType | None, str | None]:

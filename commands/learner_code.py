@@ -33,7 +33,7 @@ from types import CodeType, ModuleType, SimpleNamespace
 from typing import Collection
 
 from course import index
-from course.paths import LESSONS_DIR, REPO
+from course.paths import LESSONS_DIR, relative
 
 MODES = ("auto", "mine", "reference")
 # Whose a lesson is, in the demo's report.
@@ -117,11 +117,7 @@ def number_ranges(numbers: list[int]) -> str:
     return ", ".join(parts)
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(REPO))
-    except ValueError:
-        return str(path)
+_display = relative  # repository-relative paths in messages
 
 
 # ---------------------------------------------------------------- is it written?
