@@ -264,15 +264,26 @@ RANKING_NAMES = {  # metrics.json name -> how the table describes it
 
 
 def ranking_split(cfg: CourseConfig, ratings, movies, split_kind: str, device: torch.device,
-                  mse_params: Params | None = None) -> dict:
-    """One split of the ranking evaluation: its own MSE model (unless given), its own retrieval
-    model and every lesson-10 baseline, all trained on this split's training users only."""
+                  mse_model: tuple[Params, PreparedData] | None = None) -> dict:
+    """One split of the ranking evaluation: its own MSE model (unless ``mse_model``, the
+    parameters trained above and their data, was trained on exactly this split's inputs),
+    its own retrieval model and every lesson-10 baseline, all trained on this split's
+    training users only."""
     from solutions import evaluation as ev
     from solutions import lesson06_training as l6
     from solutions.pipeline import prepare_stages
 
     s = prepare_stages(ratings, movies, cfg.data, split_kind=split_kind)
     task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
+    mse_params = None
+    if mse_model is not None:
+        params, data = mse_model
+        if (list(data.top_movies) == list(s.top_movies) and data.context_index == s.context_index
+                and torch.equal(data.user_context.cpu(), s.user_context)):
+            mse_params = params
+        else:  # the learner's lessons 1-4 made other inputs: rank with a model trained on these
+            print("(your lessons 1-4 give other inputs than the reference's, so the MSE row below is a model "
+                  "trained by the reference on the reference's inputs)")
     if mse_params is None:  # the lesson 5-6 training of run_demo, on this split
         prepared = to_prepared(s)
         mse_params = params_to(new_parameters(prepared, cfg.model), device)
@@ -324,15 +335,15 @@ def write_metrics(results: dict[str, dict], path: Path) -> Path:
     return path
 
 
-def ranking_section(cfg: CourseConfig, ratings, movies, device: torch.device, mse_params: Params,
-                    out_dir: Path, clock: Stopwatch) -> dict[str, dict]:
+def ranking_section(cfg: CourseConfig, ratings, movies, device: torch.device,
+                    mse_model: tuple[Params, PreparedData], clock: Stopwatch) -> dict[str, dict]:
     """Lessons 10-12: the ranking table on both splits (:func:`write_metrics` saves it)."""
     results = {}
     for split_kind in ("random", "temporal"):
         with clock.stage(f"ranking, {split_kind} split (lessons 10-12)"):
             # The random split is the one the MSE model above was trained on: reuse it.
             results[split_kind] = ranking_split(cfg, ratings, movies, split_kind, device,
-                                                mse_params if split_kind == "random" else None)
+                                                mse_model if split_kind == "random" else None)
         print_ranking_table(split_kind, results[split_kind], cfg)
     return results
 
@@ -416,7 +427,7 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     heading("Ranking: what lands in a held-out user's top 10 (lessons 10-12, reference code)")
     cells = len(data.user_ids) * len(data.top_movies)
     if cells <= cfg.ranking.max_dense_cells:
-        ranking = ranking_section(cfg, ratings, movies, device, params, out_dir, clock)
+        ranking = ranking_section(cfg, ratings, movies, device, (params, data), clock)
     else:
         ranking = None
         print(f"skipped at this size: the evaluation's dense [users, movies] matrices would hold {cells:,} cells "

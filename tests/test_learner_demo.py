@@ -192,3 +192,20 @@ def test_a_file_that_cannot_load_runs_the_reference_and_says_why(tmp_path):
     assert "make check LESSON=4" in code.summary()
     with pytest.raises(learner_code.CodeChoiceError, match="CODE=mine: lesson 4"):
         learner_code.select("mine", folder, lessons=range(1, 10))
+
+
+def test_a_wrong_lesson_1_still_gets_a_ranking_table(tmp_path):
+    # A catalogue other than the reference's (>= instead of >): the learner's MSE model does
+    # not fit the reference's ranking inputs, so the ranking row comes from a reference model
+    # and the demo says so, instead of failing on mismatched shapes.
+    folder = solution_copies(tmp_path / "lessons")
+    path = folder / "lesson01_cleaning.py"
+    source = path.read_text()
+    wrong = source.replace("rating_counts[rating_counts > min_ratings_per_movie]",
+                           "rating_counts[rating_counts >= min_ratings_per_movie]")
+    assert wrong != source
+    path.write_text(wrong)
+    status, text = run_demo(tmp_path, folder)
+    assert status == 0, text[-2000:]
+    assert "your lessons 1-4 give other inputs than the reference's" in text
+    assert "softmax two-tower (lesson 12)" in text
