@@ -51,9 +51,6 @@ def save_state(state: dict[str, int], path: Path | None = None) -> None:
     os.replace(tmp, path)  # atomic: an interrupted write never leaves half a file
 
 
-
-
-
 def not_started_tasks(lesson: index.Lesson, folder: Path = LESSONS_DIR) -> list[str]:
     """Tasks whose stub line is still in the learner's file (cheap: no checks run)."""
     path = folder / f"{lesson.module}.py"

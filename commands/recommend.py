@@ -69,13 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=10, help="how many movies")
     parser.add_argument("--models", type=Path, default=saved_model.MODELS_DIR, help="folder of saved models")
     args = parser.parse_args(argv)
-    try:
-        print(answer(saved_model.split_list(args.likes), saved_model.split_list(args.loves, ",;"),
-                     saved_model.split_list(args.hates, ",;"), args.name or "you", args.n, args.models))
-    except (saved_model.ModelError, saved_model.UnknownTitle, ValueError) as error:
-        print(str(error)[0].upper() + str(error)[1:], file=sys.stderr)
-        return 2
-    return 0
+    return saved_model.print_answer(lambda: answer(
+        saved_model.split_list(args.likes), saved_model.split_list(args.loves, ",;"),
+        saved_model.split_list(args.hates, ",;"), args.name or "you", args.n, args.models))
 
 
 if __name__ == "__main__":

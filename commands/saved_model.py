@@ -22,9 +22,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -50,6 +52,18 @@ class ModelError(Exception):
 class UnknownTitle(KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+def print_answer(make_answer: Callable[[], str]) -> int:
+    """Print what ``make_answer()`` returns (exit status 0), or, when no model, title or
+    genre fits, the reason as one sentence on stderr (exit status 2)."""
+    try:
+        print(make_answer())
+    except (ModelError, UnknownTitle, ValueError) as error:
+        text = str(error)
+        print(text[:1].upper() + text[1:], file=sys.stderr)
+        return 2
+    return 0
 
 
 # ---------------------------------------------------------------- saving

@@ -39,12 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, default=10, help="how many neighbours")
     parser.add_argument("--models", type=Path, default=saved_model.MODELS_DIR, help="folder of saved models")
     args = parser.parse_args(argv)
-    try:
-        print(answer(args.title, args.k, args.models))
-    except (saved_model.ModelError, saved_model.UnknownTitle, ValueError) as error:
-        print(str(error)[0].upper() + str(error)[1:], file=sys.stderr)
-        return 2
-    return 0
+    return saved_model.print_answer(lambda: answer(args.title, args.k, args.models))
 
 
 if __name__ == "__main__":
