@@ -163,9 +163,10 @@ def step_flops(params, data, batch_size: int, weight_decay: float) -> int:
     return int(counter.get_total_flops())
 
 
-def time_steps(params, data, cfg, steps: int) -> tuple[float, float]:
+def time_steps(params, data, cfg, steps: int, autograd: bool = False) -> tuple[float, float]:
     """Wall and CPU seconds of ``steps`` reference training steps (no evaluation), as the
-    reference ``train`` takes them (``minibatch_step``)."""
+    reference ``train`` takes them (``minibatch_step``, gradients by hand), or with
+    ``autograd`` as tasks 6.3-6.4 define them (``batch_loss`` then ``sgd_step``)."""
     import torch
 
     from solutions import lesson06_training as l6
@@ -175,7 +176,11 @@ def time_steps(params, data, cfg, steps: int) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     for step in range(steps):
         rows = l6.sample_minibatch(len(data.train), cfg.batch_size, generator).to(device)
-        l6.minibatch_step(params, data, rows, l6.learning_rate(step, cfg.lr_schedule), cfg.weight_decay)
+        lr = l6.learning_rate(step, cfg.lr_schedule)
+        if autograd:
+            l6.sgd_step(params, l6.batch_loss(params, data, data.train, rows, cfg.weight_decay), lr)
+        else:
+            l6.minibatch_step(params, data, rows, lr, cfg.weight_decay)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -244,10 +249,16 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     flops = step_flops(params, data, t.batch_size, t.weight_decay)
     rec.figure("steps_per_s_short", TRAIN_STEPS / wall)
     rec.figure("steps_per_cpu_s_short", TRAIN_STEPS / cpu)
+    time_steps(params, data, t, 20, autograd=True)  # warm-up
+    with rec.stage(f"training: {TRAIN_STEPS} autograd steps", "batch_loss + sgd_step, for comparison"):
+        wall, cpu = time_steps(params, data, t, TRAIN_STEPS, autograd=True)
+    rec.figure("autograd_steps_per_s_short", TRAIN_STEPS / wall)
     rec.figure("step_mflop", flops / 1e6)
+    with rec.stage("training: evaluation plan (once per run)"):
+        plan = l6.plan_evaluation(data, [data.train, data.val])
     with rec.stage("training: one full evaluation", f"{len(data.train) + len(data.val):,} examples"):
-        l6.evaluate(params, data, data.train)
-        l6.evaluate(params, data, data.val)
+        l6.evaluate_sets(params, data, plan)
+    del plan
     with rec.stage("lesson 7: movie embeddings"):
         embeddings = l7.movie_embeddings(params, data.movie_genres)
     with rec.stage("lesson 8: all-pairs similarity", f"{len(data.top_movies):,} movies, top 5"):
@@ -285,17 +296,21 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
     from commands import demo
     from solutions import lesson06_training as l6
 
+    # What the reference train calls to evaluate: the plan once per run, then both sets at
+    # once per evaluation. The plan's time counts as evaluation time too.
     evaluations = {"wall": 0.0, "cpu": 0.0, "calls": 0}
-    original = l6.evaluate
+    original, original_plan = l6.evaluate_sets, l6.plan_evaluation
 
-    def timed_evaluate(*args, **kwargs):
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            evaluations["wall"] += time.perf_counter() - wall
-            evaluations["cpu"] += time.process_time() - cpu
-            evaluations["calls"] += 1
+    def timed(function, count: bool):
+        def wrapper(*args, **kwargs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                evaluations["wall"] += time.perf_counter() - wall
+                evaluations["cpu"] += time.process_time() - cpu
+                evaluations["calls"] += count
+        return wrapper
 
     training = {"cpu": 0.0}
     original_train = l6.train
@@ -308,7 +323,7 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
             training["cpu"] += time.process_time() - cpu
 
     clock = demo.Stopwatch()
-    l6.evaluate, l6.train = timed_evaluate, timed_train
+    l6.evaluate_sets, l6.plan_evaluation, l6.train = timed(original, True), timed(original_plan, False), timed_train
     try:
         with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), \
                 rec.stage("whole demo pipeline (commands.demo.run_demo)", f"settings CONFIGS[{config_name!r}]"):
@@ -317,7 +332,7 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
                                    progress=False, clock=clock)
             demo_cpu = time.process_time() - cpu
     finally:
-        l6.evaluate, l6.train = original, original_train
+        l6.evaluate_sets, l6.plan_evaluation, l6.train = original, original_plan, original_train
     stages = dict(clock.stages)
     history = result["history"]
     steps = history.steps[-1]
@@ -328,7 +343,7 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
     rec.figure("train_s", train_wall)
     rec.figure("train_cpu_s", training["cpu"])
     rec.figure("train_steps", steps)
-    rec.figure("evaluations", evaluations["calls"] // 2)
+    rec.figure("evaluations", evaluations["calls"])
     rec.figure("eval_s", evaluations["wall"])
     rec.figure("eval_cpu_s", evaluations["cpu"])
     rec.figure("steps_per_s", steps / max(train_wall - evaluations["wall"], 1e-9))
@@ -526,6 +541,7 @@ def summary(results: dict, similar: tuple, threads: tuple | None) -> dict:
             out[f"prep_{key}_peak_gib"] = max(s["peak_mib"] for s in pre) / 1024
         out[f"{key}_stages"] = stages
         out[f"{key}_steps_per_s_500"] = figures.get("steps_per_s_short")
+        out[f"{key}_autograd_steps_per_s_500"] = figures.get("autograd_steps_per_s_short")
         out[f"{key}_steps_per_cpu_s_500"] = figures.get("steps_per_cpu_s_short")
         if "demo_s" in figures:
             demo_stage = next(s for s in stages if s["stage"].startswith("whole demo"))
@@ -660,6 +676,11 @@ def main(argv: list[str] | None = None) -> int:
               f"this core in the same run: {f['matmul_gflops']:.1f} GFLOP/s at 512x512x512, "
               f"{f['matmul_step_shape_gflops']:.1f} GFLOP/s at the step's {f['matmul_step_shape']} "
               f"(step at {f['train_gflops'] / f['matmul_gflops']:.0%} of the large product's rate)")
+        for size_key in ("ml32m", "small", "fixture"):
+            by_hand, autograd = f.get(f"{size_key}_steps_per_s_500"), f.get(f"{size_key}_autograd_steps_per_s_500")
+            if by_hand and autograd:
+                print(f"  {size_key}, {TRAIN_STEPS} steps: gradients by hand (minibatch_step) {by_hand:,.0f} steps/s, "
+                      f"autograd (batch_loss + sgd_step) {autograd:,.0f} steps/s: {by_hand / autograd:.2f}x")
     if threads:
         print(f"\nThread policy (ML-32M shapes, {THREAD_STEPS} steps each; load {threads[2].get('load')}):")
         for row in threads[2].get("threads", []):

@@ -10,7 +10,9 @@ between the two curves is how we see the model starting to memorise instead of l
 # `make reset LESSON=6` brings back this version (your file is backed up first).
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -73,7 +75,7 @@ def evaluate(params: Params, data: PreparedData, examples: Examples) -> float:
 
 
 def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.Tensor,
-                      right_rows: torch.Tensor) -> torch.Tensor:
+                      right_rows: torch.Tensor, row_starts: torch.Tensor | None = None) -> torch.Tensor:
     """``left[left_rows[i]] . right[right_rows[i]]`` for every i: one dot product per example.
 
     Looking the rows up and multiplying them (``(left[a] * right[b]).sum(dim=1)``) copies two
@@ -81,19 +83,20 @@ def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.
     decreases (examples ordered by user, as lesson 4 builds them) and on a CPU, the pairs
     are the stored entries of a sparse user x movie matrix, and
     ``torch.sparse.sampled_addmm`` computes exactly these dot products in one pass,
-    about five times faster at ML-32M size.
+    about five times faster at ML-32M size. ``row_starts`` (where each left row's pairs
+    start, and the end), when known, saves counting them again.
     """
     n = len(left_rows)
-    if n and left.device.type == "cpu" and bool((left_rows[1:] >= left_rows[:-1]).all()):
-        import warnings
-
-        row_starts = torch.zeros(len(left) + 1, dtype=torch.int64)
-        row_starts[1:] = torch.bincount(left_rows, minlength=len(left)).cumsum(0)
+    if n and left.device.type == "cpu" and (row_starts is not None or bool((left_rows[1:] >= left_rows[:-1]).all())):
+        if row_starts is None:
+            row_starts = torch.zeros(len(left) + 1, dtype=torch.int64)
+            row_starts[1:] = torch.bincount(left_rows, minlength=len(left)).cumsum(0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
             pattern = torch.sparse_csr_tensor(row_starts, right_rows, torch.zeros(n, dtype=left.dtype),
                                               size=(len(left), len(right)), check_invariants=False)
-            return torch.sparse.sampled_addmm(pattern, left, right.T, beta=0.0).values()
+            # right.T made contiguous once: the product reads it row by row.
+            return torch.sparse.sampled_addmm(pattern, left, right.T.contiguous(), beta=0.0).values()
     out = torch.empty(n, dtype=left.dtype if n else torch.float32, device=left_rows.device)
     for start in range(0, n, EVAL_CHUNK):
         end = min(start + EVAL_CHUNK, n)
@@ -105,32 +108,106 @@ def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.
 
 def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: float,
                    weight_decay: float = 0.0) -> None:
-    """One training step on the rows ``rows`` of ``data.train``: exactly
-    ``sgd_step(params, batch_loss(params, data, data.train, rows, weight_decay), lr)``,
-    the same numbers, only faster. Given (not a task): :func:`train` may use it.
+    """One training step on the rows ``rows`` of ``data.train``: what
+    ``sgd_step(params, batch_loss(params, data, data.train, rows, weight_decay), lr)`` does,
+    up to float rounding, about twice as fast. Given (not a task): :func:`train` may use it.
 
-    A minibatch of 64 examples touches at most 64 rows of the id embedding table, yet the
-    gradient of ``table[movie_rows]`` is a table-sized tensor of zeros with those rows filled
-    in, and the step then walks the whole table (5,904 x 25 numbers at ML-32M size) to move
-    64 rows. Without weight decay the other rows' gradient is exactly 0, so this step
-    gathers the touched rows into a small leaf tensor, trains that, and writes the rows
-    back. (With weight decay every row has a gradient: then it is the plain step.)
+    At the blog's batch of 64 a step is a few dozen tiny operations, and autograd adds its
+    own bookkeeping to each one (recording the graph, then walking it back). Here the
+    gradients are written out by hand, the chain rule through the three towers, and every
+    parameter moves as soon as its gradient is known: ``W.addmm_(x.T, d, alpha=-lr)`` is
+    ``W -= lr * (x.T @ d)`` in one operation. The id embedding table's gradient is non-zero
+    only in the rows of the minibatch's movies, so only those rows move (``index_add_``
+    adds repeated movies' contributions together, as autograd does). A test compares this
+    step with autograd's, parameter by parameter.
     """
-    if weight_decay:
-        sgd_step(params, batch_loss(params, data, data.train, rows, weight_decay), lr)
-        return
     examples = data.train
-    movies = examples.movie_row.index_select(0, rows)
-    touched, position = torch.unique(movies, return_inverse=True)
-    table = params.item_embedding_table
-    small = Params(*(table.detach().index_select(0, touched).requires_grad_(True) if p is table else p
-                     for p in params.as_list()))
     users = examples.user_row.index_select(0, rows)
-    predictions = predict(small, data.user_context.index_select(0, users), data.movie_genres.index_select(0, movies),
-                          position)
-    sgd_step(small, ((predictions - examples.target.index_select(0, rows)) ** 2).mean(), lr)
+    movies = examples.movie_row.index_select(0, rows)
+    p = params
     with torch.no_grad():
-        table.index_copy_(0, touched, small.item_embedding_table)
+        # Forward, keeping what the backward pass needs (lesson 5's towers, written out).
+        context = data.user_context.index_select(0, users)
+        genres = data.movie_genres.index_select(0, movies)
+        id_rows = p.item_embedding_table.index_select(0, movies)
+        user = torch.tanh(torch.addmm(p.user_b, context, p.user_W))
+        feature = torch.tanh(torch.addmm(p.item_feature_b, genres, p.item_feature_W))
+        identity = torch.tanh(torch.addmm(p.item_id_b, id_rows, p.item_id_W))
+        item = torch.cat([feature, identity], dim=1)
+        error = (user * item).sum(dim=1) - examples.target.index_select(0, rows)
+        # Backward. loss = mean(error^2), so d loss / d prediction = 2 * error / B; a
+        # prediction is user . item, so each side's gradient is d_prediction times the other
+        # side; tanh'(x) = 1 - tanh(x)^2, from the outputs already computed.
+        d_prediction = (error * (2.0 / len(rows))).unsqueeze(1)
+        d_user = d_prediction * item * (1 - user * user)
+        d_item = d_prediction * user * (1 - item * item)
+        d_feature, d_identity = d_item[:, :feature.shape[1]], d_item[:, feature.shape[1]:]
+        d_id_rows = d_identity @ p.item_id_W.T  # before item_id_W moves
+        if weight_decay:
+            # The penalty weight_decay * p^2 has gradient 2 * weight_decay * p: every entry
+            # of every tensor (the whole embedding table too) shrinks a little.
+            torch._foreach_mul_(p.as_list(), 1.0 - 2.0 * lr * weight_decay)
+        p.user_W.addmm_(context.T, d_user, alpha=-lr)
+        p.user_b.add_(d_user.sum(dim=0), alpha=-lr)
+        p.item_feature_W.addmm_(genres.T, d_feature, alpha=-lr)
+        p.item_feature_b.add_(d_feature.sum(dim=0), alpha=-lr)
+        p.item_id_W.addmm_(id_rows.T, d_identity, alpha=-lr)
+        p.item_id_b.add_(d_identity.sum(dim=0), alpha=-lr)
+        p.item_embedding_table.index_add_(0, movies, d_id_rows, alpha=-lr)
+
+
+class EvaluationPlan(NamedTuple):
+    """What :func:`evaluate_sets` needs about its example sets and never changes between
+    two evaluations of a training run (made by :func:`plan_evaluation`)."""
+    user_context: torch.Tensor   # the context rows of the users that have an example
+    sets: list[Examples]         # each set with user rows into user_context, ordered by user
+    row_starts: list[torch.Tensor]  # per set: where each user's examples start, and the end
+
+
+def plan_evaluation(data: PreparedData, example_sets: list[Examples]) -> EvaluationPlan:
+    """The bookkeeping of :func:`evaluate` done once for a whole training run: which users
+    have an example in any of ``example_sets`` (their context rows, gathered once), and each
+    set ordered by user with where each user's examples start. Given (not a task)."""
+    num_users = data.user_context.shape[0]
+    has_examples = torch.zeros(num_users, dtype=torch.bool, device=data.user_context.device)
+    for examples in example_sets:
+        has_examples[examples.user_row] = True
+    if 2 * int(has_examples.sum()) > num_users:  # most users: every row, no copy
+        user_context, slot = data.user_context, None
+    else:
+        users = has_examples.nonzero().squeeze(1)
+        user_context = data.user_context.index_select(0, users)
+        slot = torch.full((num_users,), -1, dtype=torch.int64, device=users.device)
+        slot[users] = torch.arange(len(users), device=users.device)
+    sets, row_starts = [], []
+    for examples in example_sets:
+        user_rows = examples.user_row if slot is None else slot[examples.user_row]
+        order = torch.argsort(user_rows, stable=True)  # lesson 4's examples are in order already
+        sets.append(Examples(user_rows[order], examples.movie_row[order], examples.target[order]))
+        starts = torch.zeros(len(user_context) + 1, dtype=torch.int64, device=order.device)
+        starts[1:] = torch.bincount(user_rows, minlength=len(user_context)).cumsum(0)
+        row_starts.append(starts)
+    return EvaluationPlan(user_context, sets, row_starts)
+
+
+@torch.no_grad()
+def evaluate_sets(params: Params, data: PreparedData, plan: EvaluationPlan) -> list[float]:
+    """:func:`evaluate` of every set of ``plan`` (see :func:`plan_evaluation`), up to float
+    rounding, with each tower run once for all the sets. Given (not a task): the reference
+    :func:`train` evaluates the training and validation sets with it."""
+    user_embeddings = user_tower(params, plan.user_context)
+    movie_rows = torch.arange(data.movie_genres.shape[0], device=data.movie_genres.device)
+    movie_embeddings = item_tower(params, data.movie_genres, movie_rows)
+    losses = []
+    for examples, starts in zip(plan.sets, plan.row_starts):
+        if len(examples) == 0:
+            losses.append(0.0)
+            continue
+        predictions = _row_dot_products(user_embeddings, movie_embeddings, examples.user_row, examples.movie_row,
+                                        starts)
+        errors = predictions - examples.target
+        losses.append(float(torch.dot(errors, errors)) / len(examples))
+    return losses
 
 
 def train(params: Params, data: PreparedData, cfg: TrainConfig, generator: torch.Generator,

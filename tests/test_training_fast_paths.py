@@ -1,0 +1,80 @@
+"""The reference training loop's given fast paths compute what the lesson's tasks define.
+
+``minibatch_step`` (gradients written out by hand) must move every parameter as
+``sgd_step(batch_loss(...))`` does with autograd, and ``evaluate_sets`` (bookkeeping once
+per run, towers once for both sets) must give ``evaluate``'s losses. Both up to float
+rounding, on the checks' fixture, with and without weight decay, and on minibatches that
+repeat a movie (the embedding table's rows then collect several contributions).
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from checks import fixtures
+from course.config import CONFIGS
+from course.containers import Examples
+from solutions import lesson06_training as l6
+from solutions.pipeline import new_parameters
+
+FIXTURE = CONFIGS["fixture"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return fixtures.prepared()
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_minibatch_step_moves_parameters_as_autograd_does(data, weight_decay):
+    by_hand = new_parameters(data, FIXTURE.model)
+    autograd = by_hand.clone()
+    generator = torch.Generator().manual_seed(0)
+    repeats = 0
+    for step in range(40):
+        rows = l6.sample_minibatch(len(data.train), 32, generator)
+        if step % 10 == 0:  # the same example twice: the same movie's row gets two gradients
+            rows[1] = rows[0]
+        repeats += int(len(torch.unique(data.train.movie_row[rows])) < len(rows))
+        lr = 0.1 if step < 20 else 0.01
+        l6.minibatch_step(by_hand, data, rows, lr, weight_decay)
+        l6.sgd_step(autograd, l6.batch_loss(autograd, data, data.train, rows, weight_decay), lr)
+        for name, mine, theirs in zip(by_hand.NAMES, by_hand.as_list(), autograd.as_list()):
+            difference = float((mine.detach() - theirs.detach()).abs().max())
+            assert difference < 1e-5, f"step {step}: {name} differs from autograd's step by {difference:.3g}"
+    assert repeats >= 4  # the minibatches did repeat movies
+
+
+def test_minibatch_step_changes_only_the_minibatch_rows_of_the_table(data):
+    params = new_parameters(data, FIXTURE.model)
+    before = params.item_embedding_table.detach().clone()
+    rows = torch.arange(5)
+    l6.minibatch_step(params, data, rows, 0.1)
+    moved = (params.item_embedding_table.detach() != before).any(dim=1).nonzero().squeeze(1)
+    assert set(moved.tolist()) <= set(data.train.movie_row[rows].tolist())
+    assert len(moved) > 0
+
+
+def test_evaluate_sets_gives_evaluate_losses(data):
+    params = new_parameters(data, FIXTURE.model)
+    # A set in no particular user order and an empty one, besides the real two.
+    shuffled = torch.randperm(len(data.val), generator=torch.Generator().manual_seed(1))
+    mixed = Examples(data.val.user_row[shuffled], data.val.movie_row[shuffled], data.val.target[shuffled])
+    empty = Examples(data.val.user_row[:0], data.val.movie_row[:0], data.val.target[:0])
+    sets = [data.train, data.val, mixed, empty]
+    plan = l6.plan_evaluation(data, sets)
+    for _ in range(2):  # the plan serves every evaluation of a run
+        got = l6.evaluate_sets(params, data, plan)
+        want = [l6.evaluate(params, data, s) for s in sets]
+        assert got == pytest.approx(want, rel=1e-6, abs=1e-9)
+        l6.minibatch_step(params, data, torch.arange(16), 0.5)
+
+
+def test_evaluate_sets_with_few_users(data):
+    """Only a few users have examples: the plan gathers just their context rows."""
+    params = new_parameters(data, FIXTURE.model)
+    few = data.val.user_row < int(data.val.user_row.min()) + 3
+    subset = Examples(data.val.user_row[few], data.val.movie_row[few], data.val.target[few])
+    plan = l6.plan_evaluation(data, [subset])
+    assert len(plan.user_context) == len(torch.unique(subset.user_row))
+    assert l6.evaluate_sets(params, data, plan) == pytest.approx([l6.evaluate(params, data, subset)], rel=1e-6)
