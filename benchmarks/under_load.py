@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         while not done.wait(30.0):
             loads.append(os.getloadavg()[0])
 
+    def stop(signum, frame):  # `kill` of this command ends the busy processes too (finally below)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     sampler = threading.Thread(target=sample, daemon=True)
     started = time.monotonic()
     try:

@@ -265,7 +265,7 @@ def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "COURSE_DATA_DIR": str(data_dir)}
     env.pop("DATA_SOURCE", None)
     return subprocess.run([sys.executable, "-m", "datasets.fetch", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=900)
 
 
 def test_cli_error_exits_2_without_traceback(tmp_path, data_dir):

@@ -92,12 +92,16 @@ def test_hints_come_one_more_each_time_then_point_to_the_lesson_text(lessons_dir
     assert hints.load_state() == {"1.3": 1}
 
 
-def test_hint_without_task_on_a_fresh_stub_is_the_first_task_at_once(lessons_dir, capsys):
-    started = time.monotonic()
+def test_hint_without_task_on_a_fresh_stub_is_the_first_task_at_once(lessons_dir, capsys, monkeypatch):
+    from checks import framework
+
+    def no_checks(*args, **kwargs):
+        raise AssertionError("a fresh stub needs no checks to know its first task")
+    monkeypatch.setattr(framework, "grade_file", no_checks)
     assert hints.main(["3"], folder=lessons_dir) == 0
     out = capsys.readouterr().out
     assert "Task 3.1 is next" in out and "Hint 1 of" in out
-    assert "Running the checks" not in out and time.monotonic() - started < 5
+    assert "Running the checks" not in out
 
 
 def test_hint_without_task_finds_the_first_task_that_does_not_pass(lessons_dir, capsys):
@@ -236,13 +240,14 @@ def test_watch_command_rechecks_on_save_and_says_goodbye_on_ctrl_c(lessons_dir):
                                 "--interval", "0.2", "--no-clear"], cwd=REPO, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT)
     try:
-        first = _read_until(process, "Ctrl-C to stop", 60)
+        # Generous backstops: they catch a hang, and a busy machine is never one.
+        first = _read_until(process, "Ctrl-C to stop", 900)
         assert "First check" in first and "Score: 0/" in first
         write(lessons_dir, 2, index.lesson(2).solution_path.read_text())
-        second = _read_until(process, "Ctrl-C to stop", 60)
+        second = _read_until(process, "Ctrl-C to stop", 900)
         assert "check #2" in second and "Lesson 2 is done" in second
         process.send_signal(signal.SIGINT)
-        rest = process.communicate(timeout=20)[0].decode()
+        rest = process.communicate(timeout=300)[0].decode()
         assert "Goodbye" in rest and "Traceback" not in rest
         assert process.returncode == 0
     finally:
@@ -267,10 +272,15 @@ def test_next_step_for_a_file_that_does_not_load(lessons_dir):
     assert "so that Python can load your file" in text and "make reset LESSON=2" in text
 
 
-def test_progress_lists_every_lesson_points_and_the_next_lesson(lessons_dir):
+def test_progress_lists_every_lesson_points_and_the_next_lesson(lessons_dir, monkeypatch):
     write(lessons_dir, 1, index.lesson(1).solution_path.read_text())
     write(lessons_dir, 2, partly_done(2, {"2.3"}))
-    started = time.monotonic()
+    graded, grade = [], grading.grade
+
+    def counting_grade(number, *args, **kwargs):
+        graded.append(number)
+        return grade(number, *args, **kwargs)
+    monkeypatch.setattr(grading, "grade", counting_grade)
     text, all_done = grading.progress(lessons_dir)
     assert not all_done
     lines = {line.split()[0]: line for line in text.splitlines() if line.strip()[:1].isdigit()}
@@ -279,5 +289,5 @@ def test_progress_lists_every_lesson_points_and_the_next_lesson(lessons_dir):
     assert "in progress" in lines["2"]
     assert all("not started" in lines[str(n)] for n in range(3, len(index.lessons()) + 1))
     assert "Next: lesson 2" in text and "Total:" in text and f"1 of {len(index.lessons())} lessons done" in text
-    # Untouched stubs are not run: only lessons 1 and 2 cost any time.
-    assert time.monotonic() - started < 30
+    # Untouched stubs are not run: only lessons 1 and 2 are graded.
+    assert graded == [1, 2]
