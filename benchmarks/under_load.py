@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         started = time.monotonic()
         status = subprocess.call(command)
+    except KeyboardInterrupt:
+        status = 130
+        print("[under_load] interrupted", flush=True)
     finally:
         done.set()
         for p in busy:
