@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             loads.append(os.getloadavg()[0])
 
     def stop(signum, frame):  # `kill` of this command ends the busy processes too (finally below)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up must not be interrupted
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
