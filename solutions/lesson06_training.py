@@ -160,12 +160,12 @@ def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: f
     adds repeated movies' contributions together, as autograd does). A test compares this
     step with autograd's, parameter by parameter.
 
-    The gradients are those of the reference's lesson 5 and of this lesson's ``batch_loss``.
-    Where those names stand for other code (``make demo`` runs your own lesson 5 or 6
-    functions through the reference's loop), the step is exactly
+    The gradients are those of the reference's lesson 5 and of this lesson's ``batch_loss``
+    and ``sgd_step``. With ``HAND_GRADIENTS`` False (``make demo`` sets it when it runs your
+    own versions of those through the reference's loop) the step is exactly
     ``sgd_step(batch_loss(...))``, so what you wrote is what trains.
     """
-    if not _hand_gradients_apply():
+    if not HAND_GRADIENTS:
         sgd_step(params, batch_loss(params, data, data.train, rows, weight_decay), lr)
         return
     examples = data.train
@@ -203,26 +203,11 @@ def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: f
         p.item_embedding_table.index_add_(0, movies, d_id_rows, alpha=-lr)
 
 
-# What minibatch_step differentiates by hand, and whether the names in use here are that code.
-_HAND_DIFFERENTIATED = ("predict", "user_tower", "item_tower", "batch_loss", "sgd_step")
-_hand_gradients_cache: dict[tuple[int, ...], bool] = {}
-
-
-def _hand_gradients_apply() -> bool:
-    """True when this module's ``predict``, towers, ``batch_loss`` and ``sgd_step`` are the
-    reference's code (compared by their compiled code, so a private copy of the reference
-    counts too); False for a learner's own functions, or where the reference is not loaded."""
-    import sys
-
-    reference = [sys.modules.get("solutions.lesson05_weights"), sys.modules.get("solutions.lesson06_training")]
-    ours = [globals().get(name) for name in _HAND_DIFFERENTIATED]
-    theirs = [next((getattr(m, name) for m in reference if m is not None and hasattr(m, name)), None)
-              for name in _HAND_DIFFERENTIATED]
-    key = tuple(map(id, ours + theirs))
-    if key not in _hand_gradients_cache:
-        _hand_gradients_cache[key] = all(
-            t is not None and getattr(o, "__code__", None) == t.__code__ for o, t in zip(ours, theirs))
-    return _hand_gradients_cache[key]
+# minibatch_step's hand-written gradients are those of these functions as the reference writes
+# them (lesson number -> names). `make demo` sets HAND_GRADIENTS to False in its copy of this
+# lesson when your own version of any of them is in use, so that what you wrote is what trains.
+HAND_DIFFERENTIATED = {5: ("predict", "user_tower", "item_tower"), 6: ("batch_loss", "sgd_step")}
+HAND_GRADIENTS = True
 
 
 class EvaluationPlan(NamedTuple):
