@@ -291,7 +291,7 @@ def ranking_split(cfg: CourseConfig, ratings, movies, split_kind: str, device: t
     retrieval = ev.train_retrieval_model(s, task, cfg, device)
     scores = {"mse-two-tower": ev.mse_model_scores(mse_params, s, task),
               "softmax-two-tower": ev.retrieval_scores(retrieval, s, task, cfg.retrieval.temperature,
-                                                       cfg.retrieval.popularity_weight),
+                                                       cfg.retrieval.popularity_weight_for(split_kind)),
               **ev.baseline_scores(task, cfg.ranking)}
     metrics, per_user = {}, {}
     for name, value in scores.items():
