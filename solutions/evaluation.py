@@ -136,9 +136,11 @@ def retrieval_examples(s: SimpleNamespace, train_users: np.ndarray, num_folds: i
     movies, and in the genre block the genres of the movies the user went on to watch (the
     fold's labels, as lesson 12's ``implicit_contexts`` computes them for a history). That
     share of the examples, drawn at random (``seed``), sees it instead of the user's fold
-    context. A persona of lesson 9 is such a user: no history, only the genres they are
+    context; the movie to predict is one of those labels, so its genres are in the question
+    on purpose. A persona of lesson 9 is such a user: no history, only the genres they are
     after (and a few favourites); without these examples the towers never learn what a
-    genre slot asks for, because real histories say it through their movies.
+    genre slot asks for, because real histories say it through their movies. Held-out users
+    are always ranked from their history: these contexts only ever train.
     """
     rows = s.split[s.split["userId"].isin(train_users)]
     num_movies = len(s.movie_index)
