@@ -71,17 +71,26 @@ def fixture_folds(learner, ref, fx):
 
 # ---------------------------------------------------------------- 12.2 implicit_contexts
 
-@check("12.2", points=3, title="retrieval contexts: 1/sqrt(h) for each watched movie, then the genre affinity")
-def contexts(learner, ref, fx):
+def _contexts(learner, ref, fx):
+    """The learner's and the reference's contexts of 40 fixture users and one without history."""
     s = fx.s
-    users = s.user_means.index.to_numpy()[:40]
-    affinity = s.genre_affinity[:40]
-    got = learner.implicit_contexts(s.split.copy(), users.copy(), dict(s.movie_index), affinity.clone())
+    users = np.append(s.user_means.index.to_numpy()[:40], s.user_means.index.max() + 1000)
+    got = learner.implicit_contexts(s.split.copy(), users.copy(), dict(s.movie_index), s.movie_genres.clone())
     expect_type(got, torch.Tensor, "implicit_contexts' result")
-    want = ref.implicit_contexts(s.split, users, s.movie_index, affinity)
+    want = ref.implicit_contexts(s.split, users, s.movie_index, s.movie_genres)
     expect(tuple(got.shape) == tuple(want.shape),
            f"the contexts should have shape {tuple(want.shape)} (one row per user; one column per catalogue movie, "
            f"then one per genre), not {tuple(got.shape)}.")
+    expect(bool(torch.isfinite(got).all()),
+           "the contexts hold NaN or inf: the last user has no history movies (h = 0), so clamp the count at 1 "
+           "before dividing by it or by its square root.")
+    return users, got, want
+
+
+@check("12.2", points=3, title="retrieval contexts: 1/sqrt(h) for each watched movie, never a label")
+def contexts(learner, ref, fx):
+    s = fx.s
+    users, got, want = _contexts(learner, ref, fx)
     movies = len(s.movie_index)
     block, want_block = got[:, :movies].to(torch.float64), want[:, :movies].to(torch.float64)
     history = s.split[s.split["is_history"] & s.split["userId"].isin(users)]
@@ -102,7 +111,35 @@ def contexts(learner, ref, fx):
                               "they were rated.")
         raise CheckFailed(f"the movie block marks other movies than the users' history ({len(history)} history "
                           f"ratings): column movie_index[movieId], row of the user in user_ids.")
-    return compare_tensors(got, want, "the retrieval contexts", atol=1e-6)
+    return compare_tensors(got[:, :movies], want[:, :movies], "the movie block", atol=1e-6)
+
+
+@check("12.2", points=2, title="retrieval contexts: each genre's share of the history, minus the catalogue's")
+def genre_shares(learner, ref, fx):
+    s = fx.s
+    users, got, want = _contexts(learner, ref, fx)
+    movies = len(s.movie_index)
+    genres, want_genres = got[:, movies:].to(torch.float64), want[:, movies:].to(torch.float64)
+    expect(bool((genres[-1] == 0).all()),
+           "the last user has no history movies, yet their genre block is not all 0.0: with nothing watched there "
+           "is no share to compare with the catalogue's, so leave the row at 0.0.")
+    if not torch.allclose(genres, want_genres, atol=1e-5):
+        catalogue = s.movie_genres.to(torch.float64).mean(dim=0)
+        known = want_genres[:-1]
+        if torch.allclose(genres[:-1], known + catalogue, atol=1e-5):
+            raise CheckFailed("your genre block is the share of each genre in the history, but the catalogue's "
+                              "share is not subtracted (the column means of movie_genres): a genre block should say "
+                              "which genres someone watches more, or less, than the catalogue holds.")
+        watched = (want[:-1, :movies] > 0).to(torch.float64)
+        count = watched.sum(dim=1, keepdim=True).clamp(min=1.0)
+        if torch.allclose(genres[:-1], (known + catalogue) * count - catalogue, atol=1e-4):
+            raise CheckFailed("your genre block counts the history movies of each genre: divide by the number of "
+                              "history movies h, so it is a share (between 0 and 1) before the catalogue's share is "
+                              "subtracted.")
+        if torch.allclose(genres[:-1], (known + catalogue) * count.sqrt() - catalogue, atol=1e-4):
+            raise CheckFailed("your genre block comes from the movie block (1/sqrt(h) per movie): the share of a "
+                              "genre divides the count of its history movies by h, not by sqrt(h).")
+    return compare_tensors(got[:, movies:], want[:, movies:], "the genre block", atol=1e-5)
 
 
 # ---------------------------------------------------------------- 12.3 catalogue_logits

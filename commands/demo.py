@@ -205,8 +205,11 @@ def similar_movies_section(combined: torch.Tensor, data: PreparedData, l8) -> No
             print(f"  {i}. {other}")
 
 
-def personas_section(params: Params, combined: torch.Tensor, data: PreparedData, strength: float, l9) -> None:
-
+def personas_section(params: Params, combined: torch.Tensor, data: PreparedData, strength: float,
+                     l9) -> dict[str, list[int]]:
+    """Each persona's top 10, printed in the seed post's form; returns the movie ids of each
+    persona's list (by persona name), for the tests."""
+    shown: dict[str, list[int]] = {}
     for persona in PERSONAS:
         known = [t for t in persona.favourite_titles if t in data.maps.id_by_title]
         missing = [t for t in persona.favourite_titles if t not in data.maps.id_by_title]
@@ -220,6 +223,7 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
         scores = l9.score_catalogue(params, context.to(combined.device), combined).cpu()
         liked_rows = [data.movie_index[m] for m in favourite_ids if m in data.movie_index]
         rows = l9.recommend(scores, liked_rows, NUM_RECOMMENDATIONS)
+        shown[persona.name] = [data.top_movies[r] for r in rows]
         print()
         print(l9.format_recommendations(persona.name, list(persona.liked_genres), list(persona.disliked_genres),
                                         known, [data.maps.title_by_id[data.top_movies[r]] for r in rows]))
@@ -228,6 +232,7 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
             print(f"(not in movies.csv, left out: {'; '.join(missing)})")
         if unseen:
             print(f"(no user-context slot, so the user tower cannot see: {'; '.join(unseen)})")
+    return shown
 
 
 def save_model(folder: Path, kind: str, params: Params, combined: torch.Tensor, data: PreparedData,
@@ -291,7 +296,7 @@ def ranking_split(cfg: CourseConfig, ratings, movies, split_kind: str, device: t
     retrieval = ev.train_retrieval_model(s, task, cfg, device)
     scores = {"mse-two-tower": ev.mse_model_scores(mse_params, s, task),
               "softmax-two-tower": ev.retrieval_scores(retrieval, s, task, cfg.retrieval.temperature,
-                                                       cfg.retrieval.popularity_weight),
+                                                       cfg.retrieval.popularity_weight_for(split_kind)),
               **ev.baseline_scores(task, cfg.ranking)}
     metrics, per_user = {}, {}
     for name, value in scores.items():
@@ -364,10 +369,10 @@ def retrieval_data(result: dict) -> PreparedData:
     return replace(to_prepared(result["stages"]), context_index=result["retrieval"].context_index)
 
 
-def retrieval_personas_section(result: dict, cfg: CourseConfig, l9) -> None:
+def retrieval_personas_section(result: dict, cfg: CourseConfig, l9) -> dict[str, list[int]]:
     """The personas of lesson 9, scored by the retrieval model of the random split."""
-    personas_section(result["retrieval"].params, retrieval_item_vectors(result), retrieval_data(result),
-                     cfg.retrieval.persona_strength, l9)
+    return personas_section(result["retrieval"].params, retrieval_item_vectors(result), retrieval_data(result),
+                            cfg.retrieval.persona_strength, l9)
 
 
 def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,

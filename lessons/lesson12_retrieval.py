@@ -6,8 +6,9 @@ only on watched pairs, the model never learns which movies people do not pick, a
 learn a different question: of the whole catalogue, which movie will this user watch next?
 The answer is a softmax over every movie, and the loss is the minus log-probability of the
 movie they actually watched. Two more changes, both small: the user context says *which*
-movies someone watched (not how far from their mean they rated them), and every training
-user's ratings serve as labels once, in turn, instead of only a fifth of them.
+movies, and how much of each genre, someone watched (not how far from their mean they rated
+them), and every training user's ratings serve as labels once, in turn, instead of only a
+fifth of them.
 """
 # This file is generated from solutions/lesson12_retrieval.py by `make stubs`: fill in the
 # functions marked TODO. `make check LESSON=12` grades your work and
@@ -41,18 +42,22 @@ def fold_splits(ratings: pd.DataFrame, num_folds: int, seed: int) -> list[pd.Dat
 
 
 def implicit_contexts(split: pd.DataFrame, user_ids: np.ndarray, movie_index: dict[int, int],
-                      genre_affinity: torch.Tensor) -> torch.Tensor:
+                      movie_genres: torch.Tensor) -> torch.Tensor:
     """The retrieval model's user contexts: float32 ``[len(user_ids), M + G]``.
 
-    Row u is for ``user_ids[u]``. Movie block (M = ``len(movie_index)`` columns, one per
-    catalogue movie, at ``movie_index[movieId]``): ``1 / sqrt(h)`` for each of the user's
-    ``h`` history movies, 0.0 elsewhere, so a long history does not shout louder than a
-    short one. Genre block (G columns, after the movies): the user's row of
-    ``genre_affinity`` (lesson 4, rows in ``user_ids`` order). Labels never appear.
+    Row u is for ``user_ids[u]``; only the history rows (``is_history``) of ``split`` count.
+    Movie block (M = ``len(movie_index)`` columns, one per catalogue movie, at
+    ``movie_index[movieId]``): ``1 / sqrt(h)`` for each of the user's ``h`` history movies,
+    0.0 elsewhere, so a long history does not shout louder than a short one. Genre block
+    (G columns, after the movies): the share of the user's history movies in each genre
+    (``movie_genres`` ``[M, G]``, multi-hot) minus the catalogue's share of that genre
+    (the column means of ``movie_genres``): which genres someone watches more, or less,
+    than the catalogue holds. A user without history movies gets 0.0 everywhere.
+    Labels never appear.
     """
-    # TODO Task 12.2: the user context of a retrieval model: which movies, not how rated.
+    # TODO Task 12.2: the user context of a retrieval model: which movies and genres, not how rated.
     # Read lessons/lesson12_retrieval.md, task 12.2; `make hint LESSON=12 TASK=12.2` if you are stuck.
-    raise NotImplementedError("Lesson 12.2: the user context of a retrieval model: which movies, not how rated")
+    raise NotImplementedError("Lesson 12.2: the user context of a retrieval model: which movies and genres, not how rated")
 
 
 def catalogue_logits(params: Params, user_context: torch.Tensor, movie_genres: torch.Tensor,

@@ -35,6 +35,7 @@ class RankingTask:
     train_interactions: torch.Tensor  # float64 [N, M]: 1 where a training user rated a movie
     train_rating_sum: torch.Tensor   # float64 [M]
     train_rating_count: torch.Tensor  # float64 [M]
+    train_liked_count: torch.Tensor  # float64 [M]: the training users' ratings >= relevant_rating
 
 
 def user_movie_matrix(rows: pd.DataFrame, user_ids: np.ndarray, movie_index: dict[int, int]) -> torch.Tensor:
@@ -63,9 +64,11 @@ def ranking_task(s: SimpleNamespace, train_users: np.ndarray, eval_users: np.nda
     rating_sum = torch.zeros(num_movies, dtype=torch.float64).index_add_(
         0, movie_row, torch.tensor(trained["rating"].to_numpy(), dtype=torch.float64))
     rating_count = torch.bincount(movie_row, minlength=num_movies).to(torch.float64)
+    liked = torch.tensor((trained["rating"] >= cfg.relevant_rating).to_numpy())
+    liked_count = torch.bincount(movie_row[liked], minlength=num_movies).to(torch.float64)
     eval_rows = torch.tensor(s.user_means.index.get_indexer(eval_users), dtype=torch.int64)
     return RankingTask(np.sort(train_users), eval_users, eval_rows, seen, relevant, interactions,
-                       rating_sum, rating_count)
+                       rating_sum, rating_count, liked_count)
 
 
 def baseline_scores(task: RankingTask, cfg: RankingConfig) -> dict[str, torch.Tensor]:
@@ -116,26 +119,52 @@ class RetrievalModel:
 
 
 def log_popularity(task: RankingTask) -> torch.Tensor:
-    """log of each movie's share of the training users' ratings (one pseudo-count each)."""
-    counts = l10.most_popular_scores(task.train_interactions) + 1.0
+    """The retrieval model's popularity prior: log of each movie's share of the training
+    users' *liked* ratings (``relevant_rating`` or more, what the evaluation counts as a hit),
+    one pseudo-count each. Measured on the tuning users (notebook 12), it ranks better than the
+    share of all ratings, the most-popular chart's count: a movie many watch but few like is
+    a weaker bet."""
+    counts = task.train_liked_count + 1.0
     return torch.log(counts / counts.sum()).to(torch.float32)
 
 
-def retrieval_examples(s: SimpleNamespace, train_users: np.ndarray, num_folds: int,
-                       seed: int) -> tuple[torch.Tensor, Examples]:
-    """Contexts and examples of every fold: each training rating is a label once (lesson 12)."""
+def retrieval_examples(s: SimpleNamespace, train_users: np.ndarray, num_folds: int, seed: int,
+                       new_user_share: float = 0.0) -> tuple[torch.Tensor, Examples]:
+    """Contexts and examples of every fold: each training rating is a label once (lesson 12).
+
+    With ``new_user_share`` > 0, each fold also gets a *new-user* context per user: no
+    movies, and in the genre block the genres of the movies the user went on to watch (the
+    fold's labels, as lesson 12's ``implicit_contexts`` computes them for a history). That
+    share of the examples, drawn at random (``seed``), sees it instead of the user's fold
+    context; the movie to predict is one of those labels, so its genres are in the question
+    on purpose. A persona of lesson 9 is such a user: no history, only the genres they are
+    after (and a few favourites); without these examples the towers never learn what a
+    genre slot asks for, because real histories say it through their movies. Held-out users
+    are always ranked from their history: these contexts only ever train.
+    """
     rows = s.split[s.split["userId"].isin(train_users)]
+    num_movies = len(s.movie_index)
+    draw = torch.Generator().manual_seed(seed)
     contexts, user_row, movie_row, target = [], [], [], []
     offset = 0
     for split in l12.fold_splits(rows, num_folds, seed):
         means = l4.user_mean_ratings(split)
-        affinity = l4.user_genre_affinity(split, means, s.movie_index, s.movie_genres)
-        contexts.append(l12.implicit_contexts(split, means.index.to_numpy(), s.movie_index, affinity))
-        examples = l4.build_examples(split, means.index.to_numpy(), means, s.movie_index)
-        user_row.append(examples.user_row + offset)
+        users = means.index.to_numpy()
+        contexts.append(l12.implicit_contexts(split, users, s.movie_index, s.movie_genres))
+        examples = l4.build_examples(split, users, means, s.movie_index)
+        rows_of_users = examples.user_row + offset
+        offset += len(users)
+        if new_user_share > 0:
+            wanted = l12.implicit_contexts(split.assign(is_history=~split["is_history"]), users,
+                                           s.movie_index, s.movie_genres)
+            wanted[:, :num_movies] = 0.0
+            contexts.append(wanted)
+            new_user = torch.rand(len(examples), generator=draw) < new_user_share
+            rows_of_users = torch.where(new_user, rows_of_users + len(users), rows_of_users)
+            offset += len(users)
+        user_row.append(rows_of_users)
         movie_row.append(examples.movie_row)
         target.append(examples.target)
-        offset += len(means)
     return torch.cat(contexts), Examples(torch.cat(user_row), torch.cat(movie_row), torch.cat(target))
 
 
@@ -152,7 +181,7 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
     """Lesson 12's model trained on ``task.train_users`` only."""
     device = device or torch.device("cpu")
     r = cfg.retrieval if seed is None else _with_seed(cfg, seed)
-    contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed)
+    contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share)
     index = retrieval_context_index(s)
     model_cfg = replace(cfg.model, item_feature_dim=r.item_feature_dim, item_id_dim=r.item_id_dim)
     if seed is not None:
@@ -179,7 +208,7 @@ def retrieval_scores(model: RetrievalModel, s: SimpleNamespace, task: RankingTas
     the logits at the training temperature plus ``popularity_weight`` times the log-popularity
     of the training users (the prior the towers cannot hold: they have no per-movie bias)."""
     device = model.params.user_W.device
-    contexts = l12.implicit_contexts(s.split, task.eval_users, s.movie_index, s.genre_affinity[task.eval_rows])
+    contexts = l12.implicit_contexts(s.split, task.eval_users, s.movie_index, s.movie_genres)
     logits = l12.catalogue_logits(model.params, contexts.to(device), s.movie_genres.to(device), temperature).cpu()
     return logits + popularity_weight * model.log_popularity[None, :]
 

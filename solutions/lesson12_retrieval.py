@@ -6,8 +6,9 @@ only on watched pairs, the model never learns which movies people do not pick, a
 learn a different question: of the whole catalogue, which movie will this user watch next?
 The answer is a softmax over every movie, and the loss is the minus log-probability of the
 movie they actually watched. Two more changes, both small: the user context says *which*
-movies someone watched (not how far from their mean they rated them), and every training
-user's ratings serve as labels once, in turn, instead of only a fifth of them.
+movies, and how much of each genre, someone watched (not how far from their mean they rated
+them), and every training user's ratings serve as labels once, in turn, instead of only a
+fifth of them.
 """
 from __future__ import annotations
 
@@ -49,14 +50,18 @@ def fold_splits(ratings: pd.DataFrame, num_folds: int, seed: int) -> list[pd.Dat
 
 
 def implicit_contexts(split: pd.DataFrame, user_ids: np.ndarray, movie_index: dict[int, int],
-                      genre_affinity: torch.Tensor) -> torch.Tensor:
+                      movie_genres: torch.Tensor) -> torch.Tensor:
     """The retrieval model's user contexts: float32 ``[len(user_ids), M + G]``.
 
-    Row u is for ``user_ids[u]``. Movie block (M = ``len(movie_index)`` columns, one per
-    catalogue movie, at ``movie_index[movieId]``): ``1 / sqrt(h)`` for each of the user's
-    ``h`` history movies, 0.0 elsewhere, so a long history does not shout louder than a
-    short one. Genre block (G columns, after the movies): the user's row of
-    ``genre_affinity`` (lesson 4, rows in ``user_ids`` order). Labels never appear.
+    Row u is for ``user_ids[u]``; only the history rows (``is_history``) of ``split`` count.
+    Movie block (M = ``len(movie_index)`` columns, one per catalogue movie, at
+    ``movie_index[movieId]``): ``1 / sqrt(h)`` for each of the user's ``h`` history movies,
+    0.0 elsewhere, so a long history does not shout louder than a short one. Genre block
+    (G columns, after the movies): the share of the user's history movies in each genre
+    (``movie_genres`` ``[M, G]``, multi-hot) minus the catalogue's share of that genre
+    (the column means of ``movie_genres``): which genres someone watches more, or less,
+    than the catalogue holds. A user without history movies gets 0.0 everywhere.
+    Labels never appear.
     """
     # BEGIN SOLUTION 12.2
     num_movies = len(movie_index)
@@ -64,9 +69,12 @@ def implicit_contexts(split: pd.DataFrame, user_ids: np.ndarray, movie_index: di
     row = pd.Index(user_ids).get_indexer(history["userId"])
     column = history["movieId"].map(movie_index).to_numpy()
     watched = torch.zeros((len(user_ids), num_movies), dtype=torch.float32)
-    watched[torch.tensor(row), torch.tensor(column)] = 1.0
-    watched = watched / watched.sum(dim=1, keepdim=True).clamp(min=1.0).sqrt()
-    return torch.cat([watched, genre_affinity.to(torch.float32)], dim=1)
+    watched[torch.tensor(row, dtype=torch.int64), torch.tensor(column, dtype=torch.int64)] = 1.0
+    count = watched.sum(dim=1, keepdim=True)
+    genres = movie_genres.to(torch.float32)
+    share = watched @ genres / count.clamp(min=1.0)
+    genre_block = torch.where(count > 0, share - genres.mean(dim=0), 0.0)
+    return torch.cat([watched / count.clamp(min=1.0).sqrt(), genre_block], dim=1)
     # END SOLUTION
 
 

@@ -162,3 +162,59 @@ def test_demo_skips_the_ranking_where_its_matrices_would_not_fit(tmp_path, monke
     assert not (tmp_path / "metrics.json").exists()
     assert not stale.exists()
     assert (tmp_path / "models" / demo.MODEL_KIND / "model.json").exists()
+
+
+# The personas of `make demo` on ml-latest-small must read like their genre: each one's top 10
+# from the retrieval model holds at least PERSONA_MIN_LIKED movies of a genre the persona
+# loves and at most PERSONA_MAX_HATED whose genres include one it hates and none it loves
+# (Lion King, Children|Drama, is a children's movie for the Children's Movie Lover, who
+# hates dramas). The reference's lists, as in the README: 10, 8, 9, 10 and 6 loved (Horror,
+# Children's, Sci-Fi, Comedy, Fantasy), 0 hated; over seeds 0-2 of train_retrieval_model the
+# fewest loved were 6 and the most hated 0.
+PERSONA_MIN_LIKED = 5
+PERSONA_MAX_HATED = 1
+
+
+@pytest.fixture(scope="module")
+def small_personas():
+    """The personas' top 10s exactly as `make demo` shows them on ml-latest-small: the retrieval
+    model of the random split, trained by the demo's own call, scored by the demo's function."""
+    import torch
+
+    from course.paths import data_dir
+    from solutions import evaluation as ev
+    from solutions import lesson09_personas as l9
+    from solutions.pipeline import prepare_stages, read_movielens
+
+    folder = data_dir() / "ml-latest-small"
+    if not (folder / "ratings.csv").exists():
+        pytest.skip("ml-latest-small is not installed (make data)")
+    cfg = CONFIGS["ml-latest-small"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)   # the course's thread policy, as in make demo: the same sums, the same lists
+    try:
+        ratings, movies = read_movielens(folder)
+        s = prepare_stages(ratings, movies, cfg.data, split_kind="random")
+        task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
+        model = ev.train_retrieval_model(s, task, cfg)
+        with contextlib.redirect_stdout(io.StringIO()):
+            shown = demo.retrieval_personas_section({"retrieval": model, "stages": s}, cfg, l9)
+    finally:
+        torch.set_num_threads(threads)
+    return shown, s.maps.genres_by_id
+
+
+def test_demo_personas_read_like_their_genre(small_personas):
+    from course.personas import PERSONAS
+
+    shown, genres_by_id = small_personas
+    assert set(shown) == {p.name for p in PERSONAS}
+    for persona in PERSONAS:
+        genres = [set(genres_by_id[m]) for m in shown[persona.name]]
+        assert len(genres) == 10, persona.name
+        liked = sum(bool(g & set(persona.liked_genres)) for g in genres)
+        hated = sum(bool(g & set(persona.disliked_genres)) and not g & set(persona.liked_genres) for g in genres)
+        assert liked >= PERSONA_MIN_LIKED, (f"{persona.name}: {liked} of 10 movies of {persona.liked_genres}, "
+                                            f"fewer than {PERSONA_MIN_LIKED}")
+        assert hated <= PERSONA_MAX_HATED, (f"{persona.name}: {hated} of 10 movies of a hated genre "
+                                            f"{persona.disliked_genres} and none loved")

@@ -34,25 +34,55 @@ def fold_splits(ratings, num_folds, seed):  # noqa: F811
     return [rows.assign(is_history=dealt != 0) for _ in range(num_folds)]
 
 
-@mutant("context holds 1.0 per watched movie (no 1/sqrt(h))", symptom="square root")
-def implicit_contexts(split, user_ids, movie_index, genre_affinity):
-    history = split[split["is_history"] & split["userId"].isin(user_ids)]
-    row = pd_index(user_ids).get_indexer(history["userId"])
-    column = history["movieId"].map(movie_index).to_numpy()
-    watched = torch.zeros((len(user_ids), len(movie_index)), dtype=torch.float32)
-    watched[torch.tensor(row), torch.tensor(column)] = 1.0
-    return torch.cat([watched, genre_affinity.to(torch.float32)], dim=1)
-
-
-@mutant("context puts the labels in too", symptom="labels")
-def implicit_contexts(split, user_ids, movie_index, genre_affinity):  # noqa: F811
-    rows = split[split["userId"].isin(user_ids)]
+def _watched(split, user_ids, movie_index, history_only=True):
+    rows = split[(split["is_history"] if history_only else True) & split["userId"].isin(user_ids)]
     row = pd_index(user_ids).get_indexer(rows["userId"])
     column = rows["movieId"].map(movie_index).to_numpy()
     watched = torch.zeros((len(user_ids), len(movie_index)), dtype=torch.float32)
-    watched[torch.tensor(row), torch.tensor(column)] = 1.0
-    watched = watched / watched.sum(dim=1, keepdim=True).clamp(min=1.0).sqrt()
-    return torch.cat([watched, genre_affinity.to(torch.float32)], dim=1)
+    watched[torch.tensor(row, dtype=torch.int64), torch.tensor(column, dtype=torch.int64)] = 1.0
+    return watched
+
+
+def _genre_block(watched, movie_genres):
+    count = watched.sum(dim=1, keepdim=True)
+    share = watched @ movie_genres / count.clamp(min=1.0)
+    return torch.where(count > 0, share - movie_genres.mean(dim=0), 0.0)
+
+
+@mutant("context holds 1.0 per watched movie (no 1/sqrt(h))", symptom="square root")
+def implicit_contexts(split, user_ids, movie_index, movie_genres):
+    watched = _watched(split, user_ids, movie_index)
+    return torch.cat([watched, _genre_block(watched, movie_genres)], dim=1)
+
+
+@mutant("context puts the labels in too", symptom="labels")
+def implicit_contexts(split, user_ids, movie_index, movie_genres):  # noqa: F811
+    watched = _watched(split, user_ids, movie_index, history_only=False)
+    count = watched.sum(dim=1, keepdim=True).clamp(min=1.0)
+    return torch.cat([watched / count.sqrt(), _genre_block(watched, movie_genres)], dim=1)
+
+
+@mutant("genre block: the history's share of each genre, the catalogue's share not subtracted", symptom="catalogue")
+def implicit_contexts(split, user_ids, movie_index, movie_genres):  # noqa: F811
+    watched = _watched(split, user_ids, movie_index)
+    count = watched.sum(dim=1, keepdim=True).clamp(min=1.0)
+    return torch.cat([watched / count.sqrt(), watched @ movie_genres / count], dim=1)
+
+
+@mutant("genre block taken from the normalised movie block (divided by sqrt(h), not h)", symptom="sqrt(h)")
+def implicit_contexts(split, user_ids, movie_index, movie_genres):  # noqa: F811
+    watched = _watched(split, user_ids, movie_index)
+    count = watched.sum(dim=1, keepdim=True)
+    movies = watched / count.clamp(min=1.0).sqrt()
+    genres = torch.where(count > 0, movies @ movie_genres - movie_genres.mean(dim=0), 0.0)
+    return torch.cat([movies, genres], dim=1)
+
+
+@mutant("divides by h without a clamp: NaN for a user without history", symptom="NaN")
+def implicit_contexts(split, user_ids, movie_index, movie_genres):  # noqa: F811
+    watched = _watched(split, user_ids, movie_index)
+    count = watched.sum(dim=1, keepdim=True)
+    return torch.cat([watched / count.sqrt(), watched @ movie_genres / count - movie_genres.mean(dim=0)], dim=1)
 
 
 def pd_index(values):
