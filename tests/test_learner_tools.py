@@ -243,13 +243,8 @@ def test_watch_command_rechecks_on_save_and_says_goodbye_on_ctrl_c(lessons_dir):
         # Generous backstops: they catch a hang, and a busy machine is never one.
         first = _read_until(process, "Ctrl-C to stop", 900)
         assert "First check" in first and "Score: 0/" in first
-        # Saved as many editors save: a new file put in place in one step, so the watcher
-        # never reads it half written. Then wait for the check that sees the new file.
-        path = lessons_dir / f"{index.lesson(2).module}.py"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(index.lesson(2).solution_path.read_text())
-        os.replace(temporary, path)
-        second = _read_until(process, "Lesson 2 is done", 900)
+        write(lessons_dir, 2, index.lesson(2).solution_path.read_text())
+        second = _read_until(process, "Ctrl-C to stop", 900)
         assert "check #2" in second and "Lesson 2 is done" in second, second
         process.send_signal(signal.SIGINT)
         # The watcher's own exit is the verdict (a check process it started may still hold
