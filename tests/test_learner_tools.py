@@ -238,7 +238,10 @@ def _read_until(process, text: str, timeout: float) -> str:
 def test_watch_command_rechecks_on_save_and_says_goodbye_on_ctrl_c(lessons_dir):
     process = subprocess.Popen([sys.executable, "-m", "commands.watch", "2", "--folder", str(lessons_dir),
                                 "--interval", "0.2", "--no-clear"], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+                               stderr=subprocess.STDOUT,
+                               # Ctrl-C as in a terminal, even where this suite runs as a
+                               # background job (which starts with SIGINT ignored).
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # Generous backstops: they catch a hang, and a busy machine is never one.
         first = _read_until(process, "Ctrl-C to stop", 900)
