@@ -256,8 +256,23 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     rec.figure("step_mflop", flops / 1e6)
     with rec.stage("training: evaluation plan (once per run)"):
         plan = l6.plan_evaluation(data, [data.train, data.val])
-    with rec.stage("training: one full evaluation", f"{len(data.train) + len(data.val):,} examples"):
+    from course.threads import evaluation_workers
+    workers = evaluation_workers()
+    rec.figure("eval_workers", workers)
+    with rec.stage("training: one full evaluation",
+                   f"{len(data.train) + len(data.val):,} examples, {workers} thread(s)"):
         l6.evaluate_sets(params, data, plan)
+    # The same evaluation with its parts on one thread: what the evaluation's threads buy.
+    before = os.environ.get("COURSE_EVAL_WORKERS")
+    os.environ["COURSE_EVAL_WORKERS"] = "1"
+    try:
+        with rec.stage("training: one full evaluation on one thread", "for comparison"):
+            l6.evaluate_sets(params, data, plan)
+    finally:
+        if before is None:
+            del os.environ["COURSE_EVAL_WORKERS"]
+        else:
+            os.environ["COURSE_EVAL_WORKERS"] = before
     del plan
     with rec.stage("lesson 7: movie embeddings"):
         embeddings = l7.movie_embeddings(params, data.movie_genres)
@@ -540,6 +555,10 @@ def summary(results: dict, similar: tuple, threads: tuple | None) -> dict:
             out[f"prep_{key}_cpu_s"] = sum(s["cpu_s"] for s in pre)
             out[f"prep_{key}_peak_gib"] = max(s["peak_mib"] for s in pre) / 1024
         out[f"{key}_stages"] = stages
+        for name, figure in (("training: one full evaluation", "one_evaluation_s"),
+                             ("training: one full evaluation on one thread", "one_evaluation_one_thread_s")):
+            out[f"{key}_{figure}"] = next((st["seconds"] for st in stages if st["stage"] == name), None)
+        out[f"{key}_evaluation_threads"] = figures.get("eval_workers")
         out[f"{key}_steps_per_s_500"] = figures.get("steps_per_s_short")
         out[f"{key}_autograd_steps_per_s_500"] = figures.get("autograd_steps_per_s_short")
         out[f"{key}_steps_per_cpu_s_500"] = figures.get("steps_per_cpu_s_short")
@@ -669,6 +688,11 @@ def main(argv: list[str] | None = None) -> int:
               f"({f[f'{key}_eval_share']:.0%} of training); CPU time: training {f[f'{key}_train_cpu_s']:.1f} s, "
               f"evaluations {f[f'{key}_eval_cpu_s']:.1f} s ({f[f'{key}_eval_share_cpu']:.0%}); "
               f"validation MSE {f[f'{key}_val_loss']:.4f}; on {f[f'{key}_device']}")
+    for size_key in ("ml32m", "small", "fixture"):
+        shared, alone = figures.get(f"{size_key}_one_evaluation_s"), figures.get(f"{size_key}_one_evaluation_one_thread_s")
+        if shared and alone:
+            print(f"  {size_key}: one full evaluation {shared * 1e3:,.0f} ms with its parts on "
+                  f"{figures[f'{size_key}_evaluation_threads']} thread(s), {alone * 1e3:,.0f} ms on one ({alone / shared:.2f}x)")
     if "train_steps_per_s" in figures:
         f = figures
         print(f"\nTraining step ({f['train_steps_per_s_from']}): {f['train_steps_per_s']:,.0f} steps/s, "

@@ -12,12 +12,23 @@ that has to wait for its partner stalls every operation. Measured on the course'
 machine at ML-32M shapes (training steps at batch 64; ``make bench`` repeats the
 comparison): 1,291 steps/s at one thread against 343 at two with the machine nearly idle
 (load average 0.7 to 1.7), and 1,292 against 19 while other work kept the load average
-at 6. Evaluating 6.25M examples took 9.3 s at one thread and 24.7 s at two. One thread
+at 6. Evaluating 6.25M examples in chunks of 8,192 (hundreds of small operations) took
+9.3 s at one thread and 24.7 s at two. One thread
 also makes every sum add its numbers in the same order on every machine, so stored
 results (notebooks, checks) are reproducible whatever the number of cores.
 
+One exception, measured too: a full evaluation (lesson 6's ``evaluate_sets``) at ML-32M
+size is a few operations of tens of milliseconds each, not thousands of microsecond ones.
+There a second thread pays: the evaluation cuts its users into fixed parts and
+:func:`evaluation_workers` Python threads compute the parts side by side, each operation
+still on one thread. (PyTorch releases Python's lock while an operation runs.) The parts
+do not depend on the thread count, so the losses are the same on every machine. Measured
+at ML-32M shapes on the course machine with 16 other busy processes (load average 17),
+one evaluation took 3.0 s on one thread and 2.2 s on two this way; quiet, see ``make bench``.
+
 On a GPU the thread count only concerns the little CPU work around the kernels; the policy
-is the same. ``COURSE_THREADS=N`` in the environment overrides it (for measuring).
+is the same. ``COURSE_THREADS=N`` in the environment overrides it (for measuring), and
+``COURSE_EVAL_WORKERS=N`` the evaluation's threads.
 """
 from __future__ import annotations
 
@@ -45,3 +56,16 @@ def use_course_threads() -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+def evaluation_workers() -> int:
+    """Threads that share a full evaluation (lesson 6's ``evaluate_sets``): the cores this
+    process may use, divided by the threads each operation uses, at least 1;
+    ``$COURSE_EVAL_WORKERS`` when set to a positive integer."""
+    import torch
+
+    value = os.environ.get("COURSE_EVAL_WORKERS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, torch.get_num_threads()))

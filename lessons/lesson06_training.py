@@ -11,6 +11,7 @@ between the two curves is how we see the model starting to memorise instead of l
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,12 +19,16 @@ import torch
 
 from course.config import TrainConfig
 from course.containers import Examples, Params, PreparedData, TrainHistory
+from course.threads import evaluation_workers
 from solutions.lesson05_weights import item_tower, predict, user_tower
 
 # Examples per pass when evaluating a whole set: small enough that a chunk's looked-up rows
 # stay in the CPU's cache (8,192 x 50 floats is 1.6 MB), large enough that the few
 # operations per chunk cost little next to the work.
 EVAL_CHUNK = 8192
+# Users per part when evaluate_sets shares an evaluation between threads: 16,384 users'
+# context rows are 18 MB at ML-32M size, and 12 parts keep two threads evenly busy.
+EVAL_PART_USERS = 16_384
 
 
 def learning_rate(step: int, schedule: tuple[tuple[int, float], ...]) -> float:
@@ -209,20 +214,53 @@ def plan_evaluation(data: PreparedData, example_sets: list[Examples]) -> Evaluat
 def evaluate_sets(params: Params, data: PreparedData, plan: EvaluationPlan) -> list[float]:
     """:func:`evaluate` of every set of ``plan`` (see :func:`plan_evaluation`), up to float
     rounding, with each tower run once for all the sets. Given (not a task): the reference
-    :func:`train` evaluates the training and validation sets with it."""
-    user_embeddings = user_tower(params, plan.user_context)
+    :func:`train` evaluates the training and validation sets with it.
+
+    On a CPU the users are cut into parts of ``EVAL_PART_USERS`` (the part's user tower,
+    then its examples' dot products, and their sum of squared errors), and the parts run on
+    :func:`course.threads.evaluation_workers` threads at once. Each operation still runs on
+    one thread (the course's policy), but one evaluation at ML-32M size is two large pieces
+    of arithmetic, tens of milliseconds each, that the machine's other cores can share
+    without the hand-over costs that make two threads slow on a training step. The parts
+    are the same whatever the number of threads, and their sums are added in part order, so
+    the losses are identical on every machine.
+    """
     movie_rows = torch.arange(data.movie_genres.shape[0], device=data.movie_genres.device)
     movie_embeddings = item_tower(params, data.movie_genres, movie_rows)
-    losses = []
-    for examples, starts in zip(plan.sets, plan.row_starts):
-        if len(examples) == 0:
-            losses.append(0.0)
-            continue
-        predictions = _row_dot_products(user_embeddings, movie_embeddings, examples.user_row, examples.movie_row,
-                                        starts)
-        errors = predictions - examples.target
-        losses.append(float(torch.dot(errors, errors)) / len(examples))
-    return losses
+    num_users = len(plan.user_context)
+    on_cpu = plan.user_context.device.type == "cpu"
+    part_users = EVAL_PART_USERS if on_cpu else max(num_users, 1)
+
+    @torch.no_grad()  # gradient tracking is per thread: the pool's threads need it off too
+    def squared_errors(first_user: int) -> list[float]:
+        """Each set's sum of squared errors over the examples of users first_user.. of a part."""
+        last_user = min(first_user + part_users, num_users)
+        user_embeddings = user_tower(params, plan.user_context[first_user:last_user])
+        sums = []
+        for examples, starts in zip(plan.sets, plan.row_starts):
+            first, last = int(starts[first_user]), int(starts[last_user])
+            if first == last:
+                sums.append(0.0)
+                continue
+            predictions = _row_dot_products(user_embeddings, movie_embeddings,
+                                            examples.user_row[first:last] - first_user,
+                                            examples.movie_row[first:last],
+                                            starts[first_user:last_user + 1] - first)
+            errors = predictions - examples.target[first:last]
+            sums.append(float(torch.dot(errors, errors)))
+        return sums
+
+    parts = range(0, max(num_users, 1), part_users)
+    workers = min(evaluation_workers(), len(parts)) if on_cpu else 1
+    if workers > 1:
+        # A pool per evaluation (two threads start in well under a millisecond), so that no
+        # idle thread outlives it, for instance into a process forked later.
+        with ThreadPoolExecutor(workers) as pool:
+            part_sums = list(pool.map(squared_errors, parts))
+    else:
+        part_sums = [squared_errors(first_user) for first_user in parts]
+    return [sum(sums[i] for sums in part_sums) / len(examples) if len(examples) else 0.0
+            for i, examples in enumerate(plan.sets)]
 
 
 def train(params: Params, data: PreparedData, cfg: TrainConfig, generator: torch.Generator,

@@ -22,6 +22,8 @@ def test_bench_smoke_run_writes_its_figures(tmp_path):
                 "train_steps_per_s", "train_gflops", "matmul_gflops"):
         assert key in figures, key
     assert 0 < figures["fixture_eval_share"] < 1
+    assert figures["fixture_one_evaluation_s"] > 0 and figures["fixture_one_evaluation_one_thread_s"] > 0
+    assert re.search(r"fixture: one full evaluation [0-9,]+ ms with its parts on \d+ thread", process.stdout)
     stages = [row["stage"] for row in figures["fixture_stages"]]
     assert stages[1:5] == ["lesson 1: cleaning", "lesson 2: vocabularies", "lesson 3: masking",
                            "lesson 4: debiasing, examples"]

@@ -80,6 +80,23 @@ def test_evaluate_sets_with_few_users(data):
     assert l6.evaluate_sets(params, data, plan) == pytest.approx([l6.evaluate(params, data, subset)], rel=1e-6)
 
 
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_evaluate_sets_in_parts_is_the_same_on_any_number_of_threads(data, monkeypatch, workers):
+    """Parts of 7 users (many parts on the fixture) on 1 or 3 threads: the same losses to the
+    last bit, and evaluate's up to float rounding."""
+    params = new_parameters(data, FIXTURE.model)
+    plan = l6.plan_evaluation(data, [data.train, data.val])
+    whole = l6.evaluate_sets(params, data, plan)  # one part: the fixture has fewer users than a part
+    monkeypatch.setattr(l6, "EVAL_PART_USERS", 7)
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "1")
+    one_thread = l6.evaluate_sets(params, data, plan)
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", workers)
+    assert l6.evaluate_sets(params, data, plan) == one_thread
+    assert one_thread == pytest.approx(whole, rel=1e-6)
+    assert one_thread == pytest.approx([l6.evaluate(params, data, data.train), l6.evaluate(params, data, data.val)],
+                                       rel=1e-6)
+
+
 def test_minibatch_step_trains_other_code_with_autograd(data, monkeypatch):
     """With HAND_GRADIENTS off (make demo with a learner's own lesson 5 or 6), the predict in
     place is what trains: here one that doubles the reference's prediction."""
