@@ -291,12 +291,16 @@ def evaluate_sets(params: Params, data: PreparedData, plan: EvaluationPlan) -> l
 
     parts = range(0, max(num_users, 1), part_users)
     workers = min(evaluation_workers(), len(parts)) if on_cpu else 1
+    part_sums = None
     if workers > 1:
         # A pool per evaluation (two threads start in well under a millisecond), so that no
         # idle thread outlives it, for instance into a process forked later.
-        with ThreadPoolExecutor(workers) as pool:
-            part_sums = list(pool.map(squared_errors, parts))
-    else:
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                part_sums = list(pool.map(squared_errors, parts))
+        except RuntimeError:  # "can't start new thread" (a process limit): one thread does
+            part_sums = None
+    if part_sums is None:
         part_sums = [squared_errors(first_user) for first_user in parts]
     return [sum(sums[i] for sums in part_sums) / len(examples) if len(examples) else 0.0
             for i, examples in enumerate(plan.sets)]

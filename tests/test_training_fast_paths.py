@@ -97,6 +97,20 @@ def test_evaluate_sets_in_parts_is_the_same_on_any_number_of_threads(data, monke
                                        rel=1e-6)
 
 
+def test_evaluate_sets_falls_back_to_one_thread_when_no_thread_can_start(data, monkeypatch):
+    params = new_parameters(data, FIXTURE.model)
+    plan = l6.plan_evaluation(data, [data.train, data.val])
+    monkeypatch.setattr(l6, "EVAL_PART_USERS", 7)
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "1")
+    one_thread = l6.evaluate_sets(params, data, plan)
+
+    def no_threads(workers):
+        raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(l6, "ThreadPoolExecutor", no_threads)
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "2")
+    assert l6.evaluate_sets(params, data, plan) == one_thread
+
+
 def test_minibatch_step_trains_other_code_with_autograd(data, monkeypatch):
     """With HAND_GRADIENTS off (make demo with a learner's own lesson 5 or 6), the predict in
     place is what trains: here one that doubles the reference's prediction."""
