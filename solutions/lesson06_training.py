@@ -135,12 +135,8 @@ def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.
         if row_starts is None:
             row_starts = torch.zeros(len(left) + 1, dtype=torch.int64)
             row_starts[1:] = torch.bincount(left_rows, minlength=len(left)).cumsum(0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
-            pattern = torch.sparse_csr_tensor(row_starts, right_rows, torch.zeros(n, dtype=left.dtype),
-                                              size=(len(left), len(right)), check_invariants=False)
-            # right.T made contiguous once: the product reads it row by row.
-            return torch.sparse.sampled_addmm(pattern, left, right.T.contiguous(), beta=0.0).values()
+        # right.T made contiguous once: the product reads it row by row.
+        return _sampled_dot_products(left, right.T.contiguous(), row_starts, right_rows)
     out = torch.empty(n, dtype=left.dtype if n else torch.float32, device=left_rows.device)
     for start in range(0, n, EVAL_CHUNK):
         end = min(start + EVAL_CHUNK, n)
@@ -148,6 +144,18 @@ def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.
         out[start:end] = (left.index_select(0, left_rows[start:end])
                           * right.index_select(0, right_rows[start:end])).sum(dim=1)
     return out
+
+
+def _sampled_dot_products(left: torch.Tensor, right_t: torch.Tensor, row_starts: torch.Tensor,
+                          right_rows: torch.Tensor) -> torch.Tensor:
+    """``left[u] . right_t[:, right_rows[i]]`` for each pair i of row u, where row u's pairs
+    are ``row_starts[u]`` to ``row_starts[u + 1]``: ``left @ right_t`` at the stored entries of
+    a sparse CSR pattern only (CPU)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+        pattern = torch.sparse_csr_tensor(row_starts, right_rows, torch.zeros(len(right_rows), dtype=left.dtype),
+                                          size=(len(left), right_t.shape[1]), check_invariants=False)
+        return torch.sparse.sampled_addmm(pattern, left, right_t, beta=0.0).values()
 
 
 def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: float,
@@ -266,6 +274,7 @@ def evaluate_sets(params: Params, data: PreparedData, plan: EvaluationPlan) -> l
     """
     movie_rows = torch.arange(data.movie_genres.shape[0], device=data.movie_genres.device)
     movie_embeddings = item_tower(params, data.movie_genres, movie_rows)
+    movie_embeddings_t = movie_embeddings.T.contiguous()  # read row by row by every part's product
     num_users = len(plan.user_context)
     on_cpu = plan.user_context.device.type == "cpu"
     part_users = EVAL_PART_USERS if on_cpu else max(num_users, 1)
@@ -281,10 +290,13 @@ def evaluate_sets(params: Params, data: PreparedData, plan: EvaluationPlan) -> l
             if first == last:
                 sums.append(0.0)
                 continue
-            predictions = _row_dot_products(user_embeddings, movie_embeddings,
-                                            examples.user_row[first:last] - first_user,
-                                            examples.movie_row[first:last],
-                                            starts[first_user:last_user + 1] - first)
+            if on_cpu:  # the part's examples are a CSR pattern over its users (see _row_dot_products)
+                predictions = _sampled_dot_products(user_embeddings, movie_embeddings_t,
+                                                    starts[first_user:last_user + 1] - first,
+                                                    examples.movie_row[first:last])
+            else:  # one part, first_user 0
+                predictions = _row_dot_products(user_embeddings, movie_embeddings, examples.user_row,
+                                                examples.movie_row)
             errors = predictions - examples.target[first:last]
             sums.append(float(torch.dot(errors, errors)))
         return sums
