@@ -257,8 +257,9 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     with rec.stage("training: evaluation plan (once per run)"):
         plan = l6.plan_evaluation(data, [data.train, data.val])
     from course.threads import evaluation_workers
-    workers = evaluation_workers()
+    workers = min(evaluation_workers(), len(plan.parts))  # parts, not threads, when fewer
     rec.figure("eval_workers", workers)
+    l6.evaluate_sets(params, data, plan)  # warm-up: the stages below time evaluations as in a run
     with rec.stage("training: one full evaluation",
                    f"{len(data.train) + len(data.val):,} examples, {workers} thread(s)"):
         l6.evaluate_sets(params, data, plan)

@@ -22,9 +22,10 @@ size is a few operations of tens of milliseconds each, not thousands of microsec
 There a second thread pays: the evaluation cuts its users into fixed parts and
 :func:`evaluation_workers` Python threads compute the parts side by side, each operation
 still on one thread. (PyTorch releases Python's lock while an operation runs.) The parts
-do not depend on the thread count, so the losses are the same on every machine. Measured
-at ML-32M shapes on the course machine with 16 other busy processes (load average 17),
-one evaluation took 3.0 s on one thread and 2.2 s on two this way; quiet, see ``make bench``.
+do not depend on the thread count, so the losses are the same on every machine. Quiet,
+two threads make an evaluation 1.8 times faster (``make bench`` prints both timings); on
+a machine whose cores are all busy they make it slower, so the evaluation uses only the
+cores the load average leaves idle (:func:`evaluation_workers` has the measurements).
 
 On a GPU the thread count only concerns the little CPU work around the kernels; the policy
 is the same. ``COURSE_THREADS=N`` in the environment overrides it (for measuring), and
@@ -59,13 +60,27 @@ def use_course_threads() -> int:
 
 
 def evaluation_workers() -> int:
-    """Threads that share a full evaluation (lesson 6's ``evaluate_sets``): the cores this
-    process may use, divided by the threads each operation uses, at least 1;
-    ``$COURSE_EVAL_WORKERS`` when set to a positive integer."""
+    """Threads that share a full evaluation (lesson 6's ``evaluate_sets``):
+    ``$COURSE_EVAL_WORKERS`` when set to a positive integer; otherwise one per core this
+    process may use (divided by the threads each operation uses), but only as many as the
+    rest of the machine leaves idle: ``cores - (1-minute load average - 1)``, rounded, at
+    least 1 (the 1 is this run's own training thread, which the load average counts).
+
+    Why the load counts: measured at ML-32M size on the course's 2-core machine, one
+    evaluation took 99 ms on two threads against 185 ms on one when quiet (load about 1, the
+    run itself), but 1.61 s against 1.37 s on one while 16 other busy processes kept the
+    load average near 15: with every core already busy a second thread only adds waiting. The
+    losses are the same either way (the parts do not depend on the thread count).
+    """
     import torch
 
     value = os.environ.get("COURSE_EVAL_WORKERS", "")
     if value.isdigit() and int(value) > 0:
         return int(value)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, torch.get_num_threads()))
+    workers = max(1, cores // max(1, torch.get_num_threads()))
+    try:
+        others = os.getloadavg()[0] - 1.0
+    except OSError:  # no load average on this system
+        return workers
+    return max(1, min(workers, round(cores - others)))

@@ -96,8 +96,9 @@ def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.
         if row_starts is None:
             row_starts = torch.zeros(len(left) + 1, dtype=torch.int64)
             row_starts[1:] = torch.bincount(left_rows, minlength=len(left)).cumsum(0)
+        pattern = _csr_pattern(row_starts, right_rows, torch.zeros(n, dtype=left.dtype), (len(left), len(right)))
         # right.T made contiguous once: the product reads it row by row.
-        return _sampled_dot_products(left, right.T.contiguous(), row_starts, right_rows)
+        return torch.sparse.sampled_addmm(pattern, left, right.T.contiguous(), beta=0.0).values()
     out = torch.empty(n, dtype=left.dtype if n else torch.float32, device=left_rows.device)
     for start in range(0, n, EVAL_CHUNK):
         end = min(start + EVAL_CHUNK, n)
@@ -105,18 +106,6 @@ def _row_dot_products(left: torch.Tensor, right: torch.Tensor, left_rows: torch.
         out[start:end] = (left.index_select(0, left_rows[start:end])
                           * right.index_select(0, right_rows[start:end])).sum(dim=1)
     return out
-
-
-def _sampled_dot_products(left: torch.Tensor, right_t: torch.Tensor, row_starts: torch.Tensor,
-                          right_rows: torch.Tensor) -> torch.Tensor:
-    """``left[u] . right_t[:, right_rows[i]]`` for each pair i of row u, where row u's pairs
-    are ``row_starts[u]`` to ``row_starts[u + 1]``: ``left @ right_t`` at the stored entries of
-    a sparse CSR pattern only (CPU)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
-        pattern = torch.sparse_csr_tensor(row_starts, right_rows, torch.zeros(len(right_rows), dtype=left.dtype),
-                                          size=(len(left), right_t.shape[1]), check_invariants=False)
-        return torch.sparse.sampled_addmm(pattern, left, right_t, beta=0.0).values()
 
 
 def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: float,
@@ -178,8 +167,9 @@ def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: f
 
 
 # minibatch_step's hand-written gradients are those of these functions as the reference writes
-# them (lesson number -> names). `make demo` sets HAND_GRADIENTS to False in its copy of this
-# lesson when your own version of any of them is in use, so that what you wrote is what trains.
+# them (lesson number -> names), and evaluate_sets writes out the reference's user tower.
+# `make demo` sets HAND_GRADIENTS to False in its copy of this lesson when your own version of
+# any of them is in use, so that what you wrote is what trains and is evaluated.
 HAND_DIFFERENTIATED = {5: ("predict", "user_tower", "item_tower"), 6: ("batch_loss", "sgd_step")}
 HAND_GRADIENTS = True
 
@@ -190,14 +180,39 @@ class EvaluationPlan(NamedTuple):
     user_context: torch.Tensor   # the context rows of the users that have an example
     sets: list[Examples]         # each set with user rows into user_context, ordered by user
     row_starts: list[torch.Tensor]  # per set: where each user's examples start, and the end
+    parts: list[tuple[int, int]]    # the users (first, last + 1) of each part of an evaluation
+    # On a CPU, per part: its context as two pieces, the movie slots as a sparse CSR matrix and
+    # the genre block dense; and per set, its examples as a CSR pattern over the part's users
+    # whose stored values are the targets (None for a part without examples). None elsewhere.
+    context_pieces: list[tuple[torch.Tensor, torch.Tensor]] | None
+    patterns: list[list[torch.Tensor | None]] | None
+
+
+def _on_workers(function, items: list) -> list:
+    """``[function(item) for item in items]``, the items shared between
+    :func:`course.threads.evaluation_workers` threads (one thread when there is one item,
+    one worker, or no thread can start)."""
+    workers = min(evaluation_workers(), len(items))
+    if workers > 1:
+        # A pool per call (two threads start in well under a millisecond), so that no idle
+        # thread outlives it, for instance into a process forked later.
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(function, items))
+        except RuntimeError as error:  # "can't start new thread" (a process limit): one thread does
+            if "thread" not in str(error):
+                raise
+    return [function(item) for item in items]
 
 
 def plan_evaluation(data: PreparedData, example_sets: list[Examples]) -> EvaluationPlan:
     """The bookkeeping of :func:`evaluate` done once for a whole training run: which users
-    have an example in any of ``example_sets`` (their context rows, gathered once), and each
-    set ordered by user with where each user's examples start. Given (not a task)."""
+    have an example in any of ``example_sets`` (their context rows, gathered once), each set
+    ordered by user with where each user's examples start, and on a CPU the parts an
+    evaluation is cut into (see :func:`evaluate_sets`). Given (not a task)."""
     num_users = data.user_context.shape[0]
-    has_examples = torch.zeros(num_users, dtype=torch.bool, device=data.user_context.device)
+    device = data.user_context.device
+    has_examples = torch.zeros(num_users, dtype=torch.bool, device=device)
     for examples in example_sets:
         has_examples[examples.user_row] = True
     if 2 * int(has_examples.sum()) > num_users:  # most users: every row, no copy
@@ -205,17 +220,55 @@ def plan_evaluation(data: PreparedData, example_sets: list[Examples]) -> Evaluat
     else:
         users = has_examples.nonzero().squeeze(1)
         user_context = data.user_context.index_select(0, users)
-        slot = torch.full((num_users,), -1, dtype=torch.int64, device=users.device)
-        slot[users] = torch.arange(len(users), device=users.device)
+        slot = torch.full((num_users,), -1, dtype=torch.int64, device=device)
+        slot[users] = torch.arange(len(users), device=device)
     sets, row_starts = [], []
     for examples in example_sets:
         user_rows = examples.user_row if slot is None else slot[examples.user_row]
-        order = torch.argsort(user_rows, stable=True)  # lesson 4's examples are in order already
-        sets.append(Examples(user_rows[order], examples.movie_row[order], examples.target[order]))
-        starts = torch.zeros(len(user_context) + 1, dtype=torch.int64, device=order.device)
+        if len(user_rows) and not bool((user_rows[1:] >= user_rows[:-1]).all()):
+            order = torch.argsort(user_rows, stable=True)  # lesson 4's examples are in order already
+            examples = Examples(user_rows[order], examples.movie_row[order], examples.target[order])
+        else:
+            examples = Examples(user_rows, examples.movie_row, examples.target)
+        sets.append(examples)
+        starts = torch.zeros(len(user_context) + 1, dtype=torch.int64, device=device)
         starts[1:] = torch.bincount(user_rows, minlength=len(user_context)).cumsum(0)
         row_starts.append(starts)
-    return EvaluationPlan(user_context, sets, row_starts)
+
+    num_context_users = len(user_context)
+    if device.type != "cpu":
+        return EvaluationPlan(user_context, sets, row_starts, [(0, num_context_users)], None, None)
+    parts = [(first, min(first + EVAL_PART_USERS, num_context_users))
+             for first in range(0, max(num_context_users, 1), EVAL_PART_USERS)]
+    first_genre_slot = len(data.context_index.movie_slot)
+
+    def pieces(part: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        first_user, last_user = part
+        rows = user_context[first_user:last_user]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+            # By way of COO: measured a third faster than to_sparse_csr() on this strided slice.
+            return rows[:, :first_genre_slot].to_sparse().to_sparse_csr(), rows[:, first_genre_slot:].contiguous()
+
+    patterns = []
+    for first_user, last_user in parts:
+        part_patterns = []
+        for examples, starts in zip(sets, row_starts):
+            first, last = int(starts[first_user]), int(starts[last_user])
+            part_patterns.append(None if first == last else _csr_pattern(
+                starts[first_user:last_user + 1] - first, examples.movie_row[first:last],
+                examples.target[first:last], (last_user - first_user, data.movie_genres.shape[0])))
+        patterns.append(part_patterns)
+    return EvaluationPlan(user_context, sets, row_starts, parts, _on_workers(pieces, parts), patterns)
+
+
+def _csr_pattern(row_starts: torch.Tensor, columns: torch.Tensor, values: torch.Tensor,
+                 size: tuple[int, int]) -> torch.Tensor:
+    """A sparse CSR matrix: row u holds ``values[row_starts[u]:row_starts[u + 1]]`` at those
+    ``columns`` (no copies, no checks: the plan builds them valid)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+        return torch.sparse_csr_tensor(row_starts, columns, values, size=size, check_invariants=False)
 
 
 @torch.no_grad()
@@ -224,57 +277,63 @@ def evaluate_sets(params: Params, data: PreparedData, plan: EvaluationPlan) -> l
     rounding, with each tower run once for all the sets. Given (not a task): the reference
     :func:`train` evaluates the training and validation sets with it.
 
-    On a CPU the users are cut into parts of ``EVAL_PART_USERS`` (the part's user tower,
-    then its examples' dot products, and their sum of squared errors), and the parts run on
-    :func:`course.threads.evaluation_workers` threads at once. Each operation still runs on
-    one thread (the course's policy), but one evaluation at ML-32M size is two large pieces
-    of arithmetic, tens of milliseconds each, that the machine's other cores can share
-    without the hand-over costs that make two threads slow on a training step. The parts
-    are the same whatever the number of threads, and their sums are added in part order, so
-    the losses are identical on every machine.
+    On a CPU, three things make one evaluation at ML-32M size about three times cheaper
+    than :func:`evaluate` (``make bench`` times it):
+
+    - The users are cut into parts of ``EVAL_PART_USERS`` (the part's user tower, then its
+      examples' errors and their sum of squares), and the parts run on
+      :func:`course.threads.evaluation_workers` threads at once. Each operation still runs
+      on one thread (the course's policy), but an evaluation is a few large pieces of
+      arithmetic that another core can share without the hand-over costs that make two
+      threads slow on a training step. The parts do not depend on the number of threads and
+      their sums are added in part order, so the losses are the same on every machine.
+    - A watch history fills about a tenth of the context's movie slots, so the user tower
+      multiplies those slots as a sparse matrix and the genre block as a dense one:
+      ``tanh(movie_slots @ W[:genres] + genre_block @ W[genres:] + b)`` is lesson 5's
+      ``tanh(context @ W + b)``, in half the time. (Only while the reference's lesson 5 is
+      the one in use, see ``HAND_GRADIENTS``; otherwise ``user_tower`` itself runs.)
+    - Each set's examples are a sparse pattern whose stored values are the targets, so
+      ``torch.sparse.sampled_addmm(pattern, users, movies.T, beta=-1)`` gives every
+      prediction minus its target in one operation.
     """
     movie_rows = torch.arange(data.movie_genres.shape[0], device=data.movie_genres.device)
     movie_embeddings = item_tower(params, data.movie_genres, movie_rows)
-    movie_embeddings_t = movie_embeddings.T.contiguous()  # read row by row by every part's product
-    num_users = len(plan.user_context)
-    on_cpu = plan.user_context.device.type == "cpu"
-    part_users = EVAL_PART_USERS if on_cpu else max(num_users, 1)
+    if plan.patterns is None:  # not a CPU: one part, the look-ups of _row_dot_products
+        losses = []
+        user_embeddings = user_tower(params, plan.user_context)
+        for examples in plan.sets:
+            if len(examples) == 0:
+                losses.append(0.0)
+                continue
+            errors = _row_dot_products(user_embeddings, movie_embeddings, examples.user_row,
+                                       examples.movie_row) - examples.target
+            losses.append(float(torch.dot(errors, errors)) / len(examples))
+        return losses
+
+    movie_embeddings_t = movie_embeddings.T.contiguous()  # read row by row by every product
+    first_genre_slot = plan.context_pieces[0][0].shape[1]
+    movie_slot_W, genre_W = params.user_W[:first_genre_slot], params.user_W[first_genre_slot:]
 
     @torch.no_grad()  # gradient tracking is per thread: the pool's threads need it off too
-    def squared_errors(first_user: int) -> list[float]:
-        """Each set's sum of squared errors over the examples of users first_user.. of a part."""
-        last_user = min(first_user + part_users, num_users)
-        user_embeddings = user_tower(params, plan.user_context[first_user:last_user])
+    def squared_errors(part: int) -> list[float]:
+        """Each set's sum of squared errors over the examples of the users of one part."""
+        if HAND_GRADIENTS:  # the reference's user tower, written out on the two pieces
+            movie_slots, genre_block = plan.context_pieces[part]
+            user_embeddings = torch.tanh(torch.addmm(torch.addmm(params.user_b, genre_block, genre_W),
+                                                     movie_slots, movie_slot_W))
+        else:
+            first_user, last_user = plan.parts[part]
+            user_embeddings = user_tower(params, plan.user_context[first_user:last_user])
         sums = []
-        for examples, starts in zip(plan.sets, plan.row_starts):
-            first, last = int(starts[first_user]), int(starts[last_user])
-            if first == last:
+        for pattern in plan.patterns[part]:
+            if pattern is None:
                 sums.append(0.0)
                 continue
-            if on_cpu:  # the part's examples are a CSR pattern over its users (see _row_dot_products)
-                predictions = _sampled_dot_products(user_embeddings, movie_embeddings_t,
-                                                    starts[first_user:last_user + 1] - first,
-                                                    examples.movie_row[first:last])
-            else:  # one part, first_user 0
-                predictions = _row_dot_products(user_embeddings, movie_embeddings, examples.user_row,
-                                                examples.movie_row)
-            errors = predictions - examples.target[first:last]
+            errors = torch.sparse.sampled_addmm(pattern, user_embeddings, movie_embeddings_t, beta=-1.0).values()
             sums.append(float(torch.dot(errors, errors)))
         return sums
 
-    parts = range(0, max(num_users, 1), part_users)
-    workers = min(evaluation_workers(), len(parts)) if on_cpu else 1
-    part_sums = None
-    if workers > 1:
-        # A pool per evaluation (two threads start in well under a millisecond), so that no
-        # idle thread outlives it, for instance into a process forked later.
-        try:
-            with ThreadPoolExecutor(workers) as pool:
-                part_sums = list(pool.map(squared_errors, parts))
-        except RuntimeError:  # "can't start new thread" (a process limit): one thread does
-            part_sums = None
-    if part_sums is None:
-        part_sums = [squared_errors(first_user) for first_user in parts]
+    part_sums = _on_workers(squared_errors, list(range(len(plan.parts))))
     return [sum(sums[i] for sums in part_sums) / len(examples) if len(examples) else 0.0
             for i, examples in enumerate(plan.sets)]
 

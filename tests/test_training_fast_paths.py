@@ -80,27 +80,32 @@ def test_evaluate_sets_with_few_users(data):
     assert l6.evaluate_sets(params, data, plan) == pytest.approx([l6.evaluate(params, data, subset)], rel=1e-6)
 
 
+@pytest.mark.parametrize("hand", [True, False])
 @pytest.mark.parametrize("workers", ["1", "3"])
-def test_evaluate_sets_in_parts_is_the_same_on_any_number_of_threads(data, monkeypatch, workers):
+def test_evaluate_sets_in_parts_is_the_same_on_any_number_of_threads(data, monkeypatch, workers, hand):
     """Parts of 7 users (many parts on the fixture) on 1 or 3 threads: the same losses to the
-    last bit, and evaluate's up to float rounding."""
+    last bit; and evaluate's up to float rounding, with the written-out user tower (sparse
+    movie slots) and with lesson 5's user_tower (HAND_GRADIENTS off)."""
+    monkeypatch.setattr(l6, "HAND_GRADIENTS", hand)
     params = new_parameters(data, FIXTURE.model)
-    plan = l6.plan_evaluation(data, [data.train, data.val])
-    whole = l6.evaluate_sets(params, data, plan)  # one part: the fixture has fewer users than a part
+    l6.minibatch_step(params, data, torch.arange(64), 0.5)  # not the initial parameters only
+    whole = l6.evaluate_sets(params, data, l6.plan_evaluation(data, [data.train, data.val]))
     monkeypatch.setattr(l6, "EVAL_PART_USERS", 7)
+    plan = l6.plan_evaluation(data, [data.train, data.val])
+    assert len(plan.parts) > 10 and plan.parts[0] == (0, 7) and plan.parts[-1][1] == len(plan.user_context)
     monkeypatch.setenv("COURSE_EVAL_WORKERS", "1")
     one_thread = l6.evaluate_sets(params, data, plan)
     monkeypatch.setenv("COURSE_EVAL_WORKERS", workers)
     assert l6.evaluate_sets(params, data, plan) == one_thread
+    want = [l6.evaluate(params, data, data.train), l6.evaluate(params, data, data.val)]
     assert one_thread == pytest.approx(whole, rel=1e-6)
-    assert one_thread == pytest.approx([l6.evaluate(params, data, data.train), l6.evaluate(params, data, data.val)],
-                                       rel=1e-6)
+    assert one_thread == pytest.approx(want, rel=1e-6)
 
 
 def test_evaluate_sets_falls_back_to_one_thread_when_no_thread_can_start(data, monkeypatch):
+    monkeypatch.setattr(l6, "EVAL_PART_USERS", 7)
     params = new_parameters(data, FIXTURE.model)
     plan = l6.plan_evaluation(data, [data.train, data.val])
-    monkeypatch.setattr(l6, "EVAL_PART_USERS", 7)
     monkeypatch.setenv("COURSE_EVAL_WORKERS", "1")
     one_thread = l6.evaluate_sets(params, data, plan)
 
@@ -127,3 +132,30 @@ def test_minibatch_step_trains_other_code_with_autograd(data, monkeypatch):
     l6.sgd_step(autograd, l6.batch_loss(autograd, data, data.train, rows), 0.1)
     for mine, theirs in zip(by_step.as_list(), autograd.as_list()):
         assert torch.equal(mine.detach(), theirs.detach())
+
+
+@pytest.mark.parametrize("load, want", [(0.2, 2), (1.0, 2), (1.4, 2), (2.0, 1), (15.0, 1)])
+def test_evaluation_threads_are_the_cores_the_rest_of_the_machine_leaves_idle(monkeypatch, load, want):
+    """On 2 cores, one torch thread per operation: two evaluation threads while this run's own
+    training is the only load, one when other work keeps a core busy."""
+    from course import threads
+
+    monkeypatch.delenv("COURSE_EVAL_WORKERS", raising=False)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert threads.evaluation_workers() == want
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "3")
+    assert threads.evaluation_workers() == 3
+
+
+def test_evaluation_threads_without_a_load_average(monkeypatch):
+    from course import threads
+
+    def no_load_average():
+        raise OSError("no load average")
+    monkeypatch.delenv("COURSE_EVAL_WORKERS", raising=False)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(threads.os, "getloadavg", no_load_average)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert threads.evaluation_workers() == 2
