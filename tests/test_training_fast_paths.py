@@ -159,3 +159,15 @@ def test_evaluation_threads_without_a_load_average(monkeypatch):
     monkeypatch.setattr(threads.os, "getloadavg", no_load_average)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert threads.evaluation_workers() == 2
+
+
+def test_evaluate_sets_without_the_cpu_plan(data):
+    """Off a CPU the plan has no parts' sparse pieces or patterns and evaluate_sets looks rows up
+    (_row_dot_products); that branch, run here on the CPU, gives evaluate's losses too."""
+    params = new_parameters(data, FIXTURE.model)
+    l6.minibatch_step(params, data, torch.arange(64), 0.5)
+    empty = Examples(data.val.user_row[:0], data.val.movie_row[:0], data.val.target[:0])
+    plan = l6.plan_evaluation(data, [data.train, data.val, empty])
+    plan = plan._replace(parts=[(0, len(plan.user_context))], context_pieces=None, patterns=None)
+    want = [l6.evaluate(params, data, data.train), l6.evaluate(params, data, data.val), 0.0]
+    assert l6.evaluate_sets(params, data, plan) == pytest.approx(want, rel=1e-6)
