@@ -43,6 +43,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_STEPS = 500          # minibatch steps timed per size, without evaluations
@@ -264,16 +265,9 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
                    f"{len(data.train) + len(data.val):,} examples, {workers} thread(s)"):
         l6.evaluate_sets(params, data, plan)
     # The same evaluation with its parts on one thread: what the evaluation's threads buy.
-    before = os.environ.get("COURSE_EVAL_WORKERS")
-    os.environ["COURSE_EVAL_WORKERS"] = "1"
-    try:
-        with rec.stage("training: one full evaluation on one thread", "for comparison"):
-            l6.evaluate_sets(params, data, plan)
-    finally:
-        if before is None:
-            del os.environ["COURSE_EVAL_WORKERS"]
-        else:
-            os.environ["COURSE_EVAL_WORKERS"] = before
+    with mock.patch.dict(os.environ, {"COURSE_EVAL_WORKERS": "1"}), \
+            rec.stage("training: one full evaluation on one thread", "for comparison"):
+        l6.evaluate_sets(params, data, plan)
     del plan
     with rec.stage("lesson 7: movie embeddings"):
         embeddings = l7.movie_embeddings(params, data.movie_genres)

@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 
+from course.threads import usable_cores
+
 BUSY = ("import torch\n"
         "torch.set_num_threads(1)\n"
         "a = torch.rand(256, 256, generator=torch.Generator().manual_seed(0))\n"
@@ -26,8 +28,23 @@ BUSY = ("import torch\n"
         "    a = torch.tanh(a @ a)\n")
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def start_busy(count: int, code: str = BUSY) -> list[subprocess.Popen]:
+    """``count`` processes running ``code`` (one thread each, each in its own session)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    return [subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            for _ in range(count)]
+
+
+def end_busy(busy: list[subprocess.Popen]) -> None:
+    """Kill every process of :func:`start_busy` (with anything it started) and wait for it."""
+    for p in busy:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    for p in busy:
+        p.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command to run after --")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    count = args.per_core * cores()
-    busy = [subprocess.Popen([sys.executable, "-c", BUSY], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            for _ in range(count)]
+    count = args.per_core * usable_cores()
+    busy = start_busy(count)
     loads: list[float] = []
     done = threading.Event()
 
@@ -60,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         time.sleep(2.0)
         alive = sum(p.poll() is None for p in busy)
-        print(f"[under_load] {alive} of {count} busy processes running on {cores()} cores; running: "
+        print(f"[under_load] {alive} of {count} busy processes running on {usable_cores()} cores; running: "
               f"{' '.join(command)}", flush=True)
         sampler.start()
         started = time.monotonic()
@@ -70,17 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         print("[under_load] interrupted", flush=True)
     finally:
         done.set()
-        for p in busy:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for p in busy:
-            p.wait()
+        end_busy(busy)
     wall = time.monotonic() - started
     spread = f"{min(loads):.1f}-{max(loads):.1f}, mean {sum(loads) / len(loads):.1f}" if loads else "not sampled"
     print(f"[under_load] exit status {status}; wall time {wall / 60:.1f} min; 1-minute load average "
-          f"{spread} ({count} busy processes on {cores()} cores, sampled every 30 s)", flush=True)
+          f"{spread} ({count} busy processes on {usable_cores()} cores, sampled every 30 s)", flush=True)
     return status
 
 

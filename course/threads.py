@@ -59,6 +59,11 @@ def use_course_threads() -> int:
     return threads
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def evaluation_workers() -> int:
     """Threads that share a full evaluation (lesson 6's ``evaluate_sets``):
     ``$COURSE_EVAL_WORKERS`` when set to a positive integer; otherwise one per core this
@@ -77,7 +82,7 @@ def evaluation_workers() -> int:
     value = os.environ.get("COURSE_EVAL_WORKERS", "")
     if value.isdigit() and int(value) > 0:
         return int(value)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     workers = max(1, cores // max(1, torch.get_num_threads()))
     try:
         others = os.getloadavg()[0] - 1.0

@@ -5,17 +5,15 @@ verdicts as on a quiet machine: every check PASS on the reference, every check T
 TIME) on the stub."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
+from benchmarks.under_load import end_busy, start_busy
 from checks import framework
 from course import index
 from course.stubgen import make_stub
+from course.threads import usable_cores
 
 BUSY = ("import numpy as np\n"
         "a = np.random.default_rng(0).random((256, 256))\n"
@@ -27,23 +25,13 @@ LESSON = 3
 @pytest.fixture
 def oversubscribed():
     """8 busy processes per core, started here and always ended here."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    busy = [subprocess.Popen([sys.executable, "-c", BUSY], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-            for _ in range(8 * cores)]
+    busy = start_busy(8 * usable_cores(), BUSY)
     try:
         time.sleep(1.0)
         assert all(p.poll() is None for p in busy), "the busy processes did not start"
         yield len(busy)
     finally:
-        for p in busy:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for p in busy:
-            p.wait()
+        end_busy(busy)
 
 
 def _cpu_seconds() -> float:
