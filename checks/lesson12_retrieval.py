@@ -284,7 +284,9 @@ def adam_clears_gradients(learner, ref, fx):
 # ---------------------------------------------------------------- 12.6 train_retrieval
 
 def _short_run(module, fx, steps: int = 12, **changes):
-    r = replace(fx.cfg.retrieval, steps=steps, batch_size=16, **changes)
+    weight_decay = changes.pop("weight_decay", 0.0)
+    r = replace(fx.cfg.retrieval, train=replace(fx.cfg.retrieval.train, steps=steps, batch_size=16,
+                                                weight_decay=weight_decay), **changes)
     params = _retrieval_params(fx, seed=8)
     params = Params(*(p.detach().mul(0.2).requires_grad_(True) for p in params.as_list()))
     ex = fx.retrieval.examples
@@ -304,7 +306,7 @@ def short_run(learner, ref, fx):
     if abs(got[0] - want[0]) > 1e-4:
         plain_params, plain = _short_run(ref, fx, weight_decay=0.0, logit_adjustment=0.5)
         if abs(got[0] - plain[0]) < 1e-4:
-            raise CheckFailed("your first loss lacks the weight decay: add cfg.weight_decay times the sum of every "
+            raise CheckFailed("your first loss lacks the weight decay: add cfg.train.weight_decay times the sum of every "
                               "parameter squared to the loss.")
         raise CheckFailed(f"your first loss is {got[0]:.4f}, not the softmax loss of the first minibatch (drawn with "
                           f"sample_minibatch and the generator, logits at cfg.temperature, alpha = "
@@ -313,7 +315,7 @@ def short_run(learner, ref, fx):
         if abs(a - b) > 1e-3 * max(1.0, abs(b)):
             raise CheckFailed(f"your losses follow the expected ones until step {step}, then differ: keep one "
                               f"AdamState for the whole run (its moments and step count carry over), and take the "
-                              f"learning rate from learning_rate(step, cfg.lr_schedule).")
+                              f"learning rate from learning_rate(step, cfg.train.lr_schedule).")
     for name, a, b in zip(Params.NAMES, got_params.as_list(), want_params.as_list()):
         compare_tensors(a.detach(), b.detach(), f"{name} after 12 steps", atol=1e-4, rtol=1e-3)
     return "12 steps match"

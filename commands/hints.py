@@ -23,12 +23,13 @@ import textwrap
 from pathlib import Path
 
 from course import index
+from course.config import environment
 from course.paths import LESSONS_DIR, REPO, relative
 
 
 def state_file() -> Path:
     """Where the hint counts are kept (``COURSE_STATE_DIR`` overrides the folder, for tests)."""
-    folder = Path(os.environ.get("COURSE_STATE_DIR", REPO / ".progress"))
+    folder = Path(environment("COURSE_STATE_DIR") or REPO / ".progress")
     return folder / "hints.json"
 
 

@@ -55,7 +55,7 @@ class TrainConfig:
     # outweighs the arithmetic, so a bigger batch is nearly free per example. Each dataset
     # still keeps the batch its schedule was tuned with (see CONFIGS): the post's 64 for
     # ml-32m (its 50,000-step trajectory is the reference), 256 for ml-latest-small, 32 for
-    # the checks' small fixture. Evaluation batches separately (lesson 6's EVAL_CHUNK).
+    # the checks' small fixture. Evaluation batches separately (EVAL_CHUNK below).
     batch_size: int = 64
     # (first step, learning rate) pairs, in increasing step order.
     lr_schedule: tuple[tuple[int, float], ...] = ((0, 0.1), (10_000, 0.01), (30_000, 0.001))
@@ -96,7 +96,17 @@ class RankingConfig:
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """Lesson 12's softmax retrieval model: the lesson-5 towers, a new loss and Adam."""
+    """Lesson 12's softmax retrieval model: the lesson-5 towers, a new loss and Adam.
+
+    Its towers and its training loop are lesson 5's and lesson 6's, so their sizes and their
+    schedule are a ``ModelConfig`` and a ``TrainConfig`` of its own (lesson 12 reads ``steps``,
+    ``batch_size``, ``lr_schedule``, ``weight_decay`` and ``seed`` of ``train``; it evaluates
+    nothing while it trains, so ``eval_every`` and ``patience`` are unused). The fields below
+    are what only the retrieval model has.
+    """
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000, batch_size=256,
+                                                                   lr_schedule=((0, 0.01),)))
     # Every training user's ratings are dealt into this many folds; each fold is the labels once.
     num_folds: int = 5
     fold_seed: int = 0
@@ -104,9 +114,6 @@ class RetrievalConfig:
     # of the movies the user went on to watch (solutions/evaluation.py, retrieval_examples).
     # It teaches the towers what a genre slot asks for, which the personas need (0: none).
     new_user_share: float = 0.0
-    steps: int = 1000
-    batch_size: int = 256
-    lr_schedule: tuple[tuple[int, float], ...] = ((0, 0.01),)
     # Logits are divided by the temperature before the softmax.
     temperature: float = 0.1
     # Logit adjustment: alpha * log(popularity) is added to the logits during training only.
@@ -118,13 +125,8 @@ class RetrievalConfig:
     # The same weight on lesson 11's time-ordered split (None: popularity_weight), measured on
     # that split's own tuning users.
     temporal_popularity_weight: float | None = None
-    weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
-    seed: int = 0
-    # The towers' sizes (lesson 5's ModelConfig fields); the MSE model keeps ModelConfig's.
-    item_feature_dim: int = 25
-    item_id_dim: int = 25
     # A persona's favourite movies and liked genres get this value in the retrieval context.
     persona_strength: float = 1.0
 
@@ -133,6 +135,59 @@ class RetrievalConfig:
         if split_kind == "temporal" and self.temporal_popularity_weight is not None:
             return self.temporal_popularity_weight
         return self.popularity_weight
+
+    def with_seed(self, seed: int) -> "RetrievalConfig":
+        """The same settings with another seed for the minibatches, the folds and the initial
+        weights (``init_seed`` moves by ``seed``), for measuring the spread over seeds."""
+        return replace(self, train=replace(self.train, seed=seed), fold_seed=seed,
+                       model=replace(self.model, init_seed=self.model.init_seed + seed))
+
+
+# ---------------------------------------------------------------- how the work is cut up
+# These change how a computation is carried out, never its result (tests prove it).
+
+#: Lesson 6's ``evaluate``: examples per pass when evaluating a whole set. Small enough that
+#: a chunk's looked-up rows stay in the CPU's cache (8,192 x 50 floats is 1.6 MB), large
+#: enough that the few operations per chunk cost little next to the work.
+EVAL_CHUNK = 8192
+#: The fast evaluation (fast/mse_evaluation.py): users per part when an evaluation is shared
+#: between threads. 16,384 users' context rows are 18 MB at ML-32M size, and 12 parts keep
+#: two threads evenly busy.
+EVAL_PART_USERS = 16_384
+
+# ---------------------------------------------------------------- what the demo shows
+
+#: Neighbours listed per query movie (``make demo``; ``make similar`` takes ``-k``).
+SIMILAR_K = 5
+#: Movies in a persona's or a ``make recommend`` list.
+NUM_RECOMMENDATIONS = 10
+
+# ---------------------------------------------------------------- the environment
+#: Every environment variable the course reads, and what it sets. Read them with
+#: :func:`environment` (the one place that looks at ``os.environ`` for the course's own settings).
+ENVIRONMENT = {
+    "COURSE_THREADS": "PyTorch threads per operation (course/threads.py; default 1, measured there)",
+    "COURSE_EVAL_WORKERS": "threads that share one fast evaluation (default: the cores the load leaves idle)",
+    "COURSE_DATA_DIR": "where MovieLens is installed (default datasets/data)",
+    "COURSE_STATE_DIR": "where make hint counts the hints shown (default .progress)",
+    "DATA_SOURCE": "a local MovieLens zip or folder for make data (the Makefile's SOURCE)",
+    "MOVIELENS_BASE_URL": "where make data downloads MovieLens from (default GroupLens)",
+}
+
+
+def environment(name: str) -> str | None:
+    """The value of one of the course's :data:`ENVIRONMENT` variables, None when unset or empty."""
+    import os
+
+    if name not in ENVIRONMENT:
+        raise KeyError(f"{name} is not one of the course's environment variables: {', '.join(ENVIRONMENT)}")
+    return os.environ.get(name) or None
+
+
+def environment_count(name: str) -> int | None:
+    """A positive whole number from one of the :data:`ENVIRONMENT` variables, None otherwise."""
+    value = (environment(name) or "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 @dataclass(frozen=True)
@@ -174,9 +229,11 @@ CONFIGS: dict[str, CourseConfig] = {
         # measurable (random 1.65 with, 1.65 without; time-ordered 1.31 with, 1.32 without) and
         # make the personas read like their genre; persona_strength 1.0 gave the personas' lists
         # the most movies of their genres over three seeds (0.75 to 3.0 tried).
-        retrieval=replace(BLOG_DEFAULTS.retrieval, steps=800, lr_schedule=((0, 0.02), (400, 0.002)),
+        retrieval=replace(BLOG_DEFAULTS.retrieval,
+                          train=replace(BLOG_DEFAULTS.retrieval.train, steps=800,
+                                        lr_schedule=((0, 0.02), (400, 0.002)), weight_decay=1e-4),
                           temperature=0.05, popularity_weight=1.0, temporal_popularity_weight=2.0,
-                          weight_decay=1e-4, new_user_share=0.3, persona_strength=1.0),
+                          new_user_share=0.3, persona_strength=1.0),
     ),
     # The small synthetic dataset every check runs on.
     "fixture": CourseConfig(
@@ -185,8 +242,9 @@ CONFIGS: dict[str, CourseConfig] = {
         train=replace(BLOG_DEFAULTS.train, steps=300, batch_size=32,
                       lr_schedule=((0, 0.1), (200, 0.01)), eval_every=50),
         ranking=replace(BLOG_DEFAULTS.ranking, bootstrap_samples=500),
-        retrieval=replace(BLOG_DEFAULTS.retrieval, num_folds=3, steps=150, batch_size=64,
-                          lr_schedule=((0, 0.02),)),
+        retrieval=replace(BLOG_DEFAULTS.retrieval, num_folds=3,
+                          train=replace(BLOG_DEFAULTS.retrieval.train, steps=150, batch_size=64,
+                                        lr_schedule=((0, 0.02),))),
     ),
 }
 

@@ -1,8 +1,9 @@
 """Where things live in the repository (one place, so commands and tests agree)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from course.config import environment
 
 REPO = Path(__file__).resolve().parents[1]
 LESSONS_DIR = REPO / "lessons"
@@ -14,7 +15,7 @@ OUTPUT_DIR = REPO / "outputs"
 
 def data_dir() -> Path:
     """Folder holding installed datasets (``COURSE_DATA_DIR`` overrides it, for tests)."""
-    return Path(os.environ.get("COURSE_DATA_DIR", REPO / "datasets" / "data"))
+    return Path(environment("COURSE_DATA_DIR") or REPO / "datasets" / "data")
 
 
 def relative(path: Path | str) -> str:

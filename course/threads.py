@@ -35,14 +35,15 @@ from __future__ import annotations
 
 import os
 
+from course.config import environment_count
+
 #: Threads PyTorch uses for the course's CPU work (see the module text for the measurement).
 COURSE_THREADS = 1
 
 
 def course_threads() -> int:
     """The thread count of the policy, or ``$COURSE_THREADS`` when set to a positive integer."""
-    value = os.environ.get("COURSE_THREADS", "")
-    return int(value) if value.isdigit() and int(value) > 0 else COURSE_THREADS
+    return environment_count("COURSE_THREADS") or COURSE_THREADS
 
 
 def use_course_threads() -> int:
@@ -79,9 +80,9 @@ def evaluation_workers() -> int:
     """
     import torch
 
-    value = os.environ.get("COURSE_EVAL_WORKERS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
+    chosen = environment_count("COURSE_EVAL_WORKERS")
+    if chosen:
+        return chosen
     cores = usable_cores()
     workers = max(1, cores // max(1, torch.get_num_threads()))
     try:

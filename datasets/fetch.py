@@ -24,6 +24,9 @@ import zlib
 from http.client import HTTPException
 from pathlib import Path
 
+from course.config import environment
+from course.paths import data_dir
+
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 
 # The single home of the facts about each dataset. A sum of None means the course has no
@@ -67,12 +70,12 @@ class DatasetError(Exception):
 
 def default_data_dir() -> Path:
     """``$COURSE_DATA_DIR`` (tests use it), else ``<repo>/datasets/data`` (git-ignored)."""
-    return Path(os.environ.get("COURSE_DATA_DIR") or Path(__file__).resolve().parent / "data")
+    return data_dir()
 
 
 def archive_url(dataset: str) -> str:
     """The archive URL; ``$MOVIELENS_BASE_URL`` replaces the GroupLens host (tests serve locally)."""
-    base = os.environ.get("MOVIELENS_BASE_URL")
+    base = environment("MOVIELENS_BASE_URL")
     url = DATASETS[dataset]["url"]
     return base.rstrip("/") + url[len(DEFAULT_BASE_URL):] if base else url
 
@@ -254,7 +257,7 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
         raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
     say = (lambda *_: None) if quiet else print
     data_dir = Path(data_dir) if data_dir else default_data_dir()
-    source = source or os.environ.get("DATA_SOURCE") or None
+    source = source or environment("DATA_SOURCE")
     final = data_dir / dataset
 
     if final.exists() and not force:

@@ -114,16 +114,17 @@ def new_adam_state(params: Params) -> AdamState:
 
 def train_retrieval(params: Params, contexts: torch.Tensor, examples: Examples, movie_genres: torch.Tensor,
                     log_popularity: torch.Tensor, cfg: RetrievalConfig, generator: torch.Generator) -> list[float]:
-    """Train ``params`` in place for ``cfg.steps`` steps; return every step's loss.
+    """Train ``params`` in place for ``cfg.train.steps`` steps; return every step's loss.
 
-    The loop of lesson 6 with a new loss and optimiser. Each step: draw ``cfg.batch_size``
-    example rows (lesson 6's ``sample_minibatch`` with ``generator``), compute the
-    :func:`catalogue_logits` of their users' contexts (``contexts[examples.user_row[rows]]``)
-    at ``cfg.temperature``, the :func:`softmax_loss` against their movies
-    (``examples.movie_row[rows]``) with ``cfg.logit_adjustment`` as alpha, plus
-    ``cfg.weight_decay`` times the sum of every parameter squared, then take an
-    :func:`adam_step` at lesson 6's ``learning_rate(step, cfg.lr_schedule)`` with
-    ``cfg.betas`` and ``cfg.eps`` (one :class:`AdamState` for the whole run, from zero).
+    The loop of lesson 6 with a new loss and optimiser; its schedule is ``cfg.train`` (a
+    lesson-6 ``TrainConfig``). Each step: draw ``cfg.train.batch_size`` example rows (lesson
+    6's ``sample_minibatch`` with ``generator``), compute the :func:`catalogue_logits` of
+    their users' contexts (``contexts[examples.user_row[rows]]``) at ``cfg.temperature``, the
+    :func:`softmax_loss` against their movies (``examples.movie_row[rows]``) with
+    ``cfg.logit_adjustment`` as alpha, plus ``cfg.train.weight_decay`` times the sum of every
+    parameter squared, then take an :func:`adam_step` at lesson 6's
+    ``learning_rate(step, cfg.train.lr_schedule)`` with ``cfg.betas`` and ``cfg.eps`` (one
+    :class:`AdamState` for the whole run, from zero).
     """
     # TODO Task 12.6: the training loop of lesson 6 with the softmax loss and Adam.
     # Read lessons/lesson12_retrieval.md, task 12.6; `make hint LESSON=12 TASK=12.6` if you are stuck.

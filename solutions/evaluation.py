@@ -180,25 +180,18 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
                           device: torch.device | None = None, seed: int | None = None) -> RetrievalModel:
     """Lesson 12's model trained on ``task.train_users`` only."""
     device = device or torch.device("cpu")
-    r = cfg.retrieval if seed is None else _with_seed(cfg, seed)
+    r = cfg.retrieval if seed is None else cfg.retrieval.with_seed(seed)
     contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share)
     index = retrieval_context_index(s)
-    model_cfg = replace(cfg.model, item_feature_dim=r.item_feature_dim, item_id_dim=r.item_id_dim)
-    if seed is not None:
-        model_cfg = replace(model_cfg, init_seed=cfg.model.init_seed + seed)
-    params = l5.init_parameters(index.size, len(s.genre_index), len(s.movie_index), model_cfg,
-                                torch.Generator().manual_seed(model_cfg.init_seed))
+    params = l5.init_parameters(index.size, len(s.genre_index), len(s.movie_index), r.model,
+                                torch.Generator().manual_seed(r.model.init_seed))
     params = Params(*(p.detach().to(device).requires_grad_(True) for p in params.as_list()))
     prior = log_popularity(task)
     losses = l12.train_retrieval(
         params, contexts.to(device),
         Examples(examples.user_row.to(device), examples.movie_row.to(device), examples.target.to(device)),
-        s.movie_genres.to(device), prior.to(device), r, torch.Generator().manual_seed(r.seed))
+        s.movie_genres.to(device), prior.to(device), r, torch.Generator().manual_seed(r.train.seed))
     return RetrievalModel(params, losses, index, prior)
-
-
-def _with_seed(cfg: CourseConfig, seed: int):
-    return replace(cfg.retrieval, seed=seed, fold_seed=seed)
 
 
 @torch.no_grad()

@@ -147,28 +147,30 @@ def new_adam_state(params: Params) -> AdamState:
 
 def train_retrieval(params: Params, contexts: torch.Tensor, examples: Examples, movie_genres: torch.Tensor,
                     log_popularity: torch.Tensor, cfg: RetrievalConfig, generator: torch.Generator) -> list[float]:
-    """Train ``params`` in place for ``cfg.steps`` steps; return every step's loss.
+    """Train ``params`` in place for ``cfg.train.steps`` steps; return every step's loss.
 
-    The loop of lesson 6 with a new loss and optimiser. Each step: draw ``cfg.batch_size``
-    example rows (lesson 6's ``sample_minibatch`` with ``generator``), compute the
-    :func:`catalogue_logits` of their users' contexts (``contexts[examples.user_row[rows]]``)
-    at ``cfg.temperature``, the :func:`softmax_loss` against their movies
-    (``examples.movie_row[rows]``) with ``cfg.logit_adjustment`` as alpha, plus
-    ``cfg.weight_decay`` times the sum of every parameter squared, then take an
-    :func:`adam_step` at lesson 6's ``learning_rate(step, cfg.lr_schedule)`` with
-    ``cfg.betas`` and ``cfg.eps`` (one :class:`AdamState` for the whole run, from zero).
+    The loop of lesson 6 with a new loss and optimiser; its schedule is ``cfg.train`` (a
+    lesson-6 ``TrainConfig``). Each step: draw ``cfg.train.batch_size`` example rows (lesson
+    6's ``sample_minibatch`` with ``generator``), compute the :func:`catalogue_logits` of
+    their users' contexts (``contexts[examples.user_row[rows]]``) at ``cfg.temperature``, the
+    :func:`softmax_loss` against their movies (``examples.movie_row[rows]``) with
+    ``cfg.logit_adjustment`` as alpha, plus ``cfg.train.weight_decay`` times the sum of every
+    parameter squared, then take an :func:`adam_step` at lesson 6's
+    ``learning_rate(step, cfg.train.lr_schedule)`` with ``cfg.betas`` and ``cfg.eps`` (one
+    :class:`AdamState` for the whole run, from zero).
     """
     # BEGIN SOLUTION 12.6
     state = new_adam_state(params)
     losses = []
     device = params.user_W.device
-    for step in range(cfg.steps):
-        rows = sample_minibatch(len(examples), cfg.batch_size, generator).to(device)
+    schedule = cfg.train
+    for step in range(schedule.steps):
+        rows = sample_minibatch(len(examples), schedule.batch_size, generator).to(device)
         logits = catalogue_logits(params, contexts[examples.user_row[rows]], movie_genres, cfg.temperature)
         loss = softmax_loss(logits, examples.movie_row[rows], log_popularity, cfg.logit_adjustment)
-        if cfg.weight_decay:
-            loss = loss + cfg.weight_decay * sum((p ** 2).sum() for p in params.as_list())
-        adam_step(params, loss, state, learning_rate(step, cfg.lr_schedule), cfg.betas, cfg.eps)
+        if schedule.weight_decay:
+            loss = loss + schedule.weight_decay * sum((p ** 2).sum() for p in params.as_list())
+        adam_step(params, loss, state, learning_rate(step, schedule.lr_schedule), cfg.betas, cfg.eps)
         losses.append(float(loss.detach()))
     return losses
     # END SOLUTION

@@ -147,13 +147,13 @@ def adam_step(params, loss, state, lr, betas, eps):  # noqa: F811
 @mutant("a fresh Adam state at every step", symptom="AdamState")
 def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):
     losses = []
-    for step in range(cfg.steps):
-        rows = sample_minibatch(len(examples), cfg.batch_size, generator)
+    for step in range(cfg.train.steps):
+        rows = sample_minibatch(len(examples), cfg.train.batch_size, generator)
         logits = catalogue_logits(params, contexts[examples.user_row[rows]], movie_genres, cfg.temperature)
         loss = softmax_loss(logits, examples.movie_row[rows], log_popularity, cfg.logit_adjustment)
-        if cfg.weight_decay:
-            loss = loss + cfg.weight_decay * sum((p ** 2).sum() for p in params.as_list())
-        adam_step(params, loss, new_adam_state(params), learning_rate(step, cfg.lr_schedule), cfg.betas, cfg.eps)
+        if cfg.train.weight_decay:
+            loss = loss + cfg.train.weight_decay * sum((p ** 2).sum() for p in params.as_list())
+        adam_step(params, loss, new_adam_state(params), learning_rate(step, cfg.train.lr_schedule), cfg.betas, cfg.eps)
         losses.append(float(loss.detach()))
     return losses
 
@@ -162,10 +162,10 @@ def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cf
 def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
     state = new_adam_state(params)
     losses = []
-    for step in range(cfg.steps):
-        rows = sample_minibatch(len(examples), cfg.batch_size, generator)
+    for step in range(cfg.train.steps):
+        rows = sample_minibatch(len(examples), cfg.train.batch_size, generator)
         logits = catalogue_logits(params, contexts[examples.user_row[rows]], movie_genres, cfg.temperature)
         loss = softmax_loss(logits, examples.movie_row[rows], log_popularity, cfg.logit_adjustment)
-        adam_step(params, loss, state, learning_rate(step, cfg.lr_schedule), cfg.betas, cfg.eps)
+        adam_step(params, loss, state, learning_rate(step, cfg.train.lr_schedule), cfg.betas, cfg.eps)
         losses.append(float(loss.detach()))
     return losses
