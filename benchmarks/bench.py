@@ -165,11 +165,12 @@ def step_flops(params, data, batch_size: int, weight_decay: float) -> int:
 
 
 def time_steps(params, data, cfg, steps: int, autograd: bool = False) -> tuple[float, float]:
-    """Wall and CPU seconds of ``steps`` reference training steps (no evaluation), as the
-    reference ``train`` takes them (``minibatch_step``, gradients by hand), or with
-    ``autograd`` as tasks 6.3-6.4 define them (``batch_loss`` then ``sgd_step``)."""
+    """Wall and CPU seconds of ``steps`` training steps (no evaluation), as the fast path
+    takes them (``fast.mse_training.minibatch_step``, gradients by hand), or with
+    ``autograd`` as lesson 6's textbook ``train`` does (``batch_loss`` then ``sgd_step``)."""
     import torch
 
+    from fast import mse_training
     from solutions import lesson06_training as l6
 
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -181,7 +182,7 @@ def time_steps(params, data, cfg, steps: int, autograd: bool = False) -> tuple[f
         if autograd:
             l6.sgd_step(params, l6.batch_loss(params, data, data.train, rows, cfg.weight_decay), lr)
         else:
-            l6.minibatch_step(params, data, rows, lr, cfg.weight_decay)
+            mse_training.minibatch_step(params, data, rows, lr, cfg.weight_decay)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -216,7 +217,7 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     from course.config import get_config
     from course.personas import PERSONAS
     from course.threads import use_course_threads
-    from solutions import lesson06_training as l6
+    from fast import mse_evaluation
     from solutions import lesson07_embeddings as l7
     from solutions import lesson08_similarity as l8
     from solutions import lesson09_personas as l9
@@ -256,18 +257,18 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     rec.figure("autograd_steps_per_s_short", TRAIN_STEPS / wall)
     rec.figure("step_mflop", flops / 1e6)
     with rec.stage("training: evaluation plan (once per run)"):
-        plan = l6.plan_evaluation(data, [data.train, data.val])
+        plan = mse_evaluation.plan_evaluation(data, [data.train, data.val])
     from course.threads import evaluation_workers
     workers = min(evaluation_workers(), len(plan.parts))  # parts, not threads, when fewer
     rec.figure("eval_workers", workers)
-    l6.evaluate_sets(params, data, plan)  # warm-up: the stages below time evaluations as in a run
+    mse_evaluation.evaluate_sets(params, data, plan)  # warm-up: the stages below time evaluations as in a run
     with rec.stage("training: one full evaluation",
                    f"{len(data.train) + len(data.val):,} examples, {workers} thread(s)"):
-        l6.evaluate_sets(params, data, plan)
+        mse_evaluation.evaluate_sets(params, data, plan)
     # The same evaluation with its parts on one thread: what the evaluation's threads buy.
     with mock.patch.dict(os.environ, {"COURSE_EVAL_WORKERS": "1"}), \
             rec.stage("training: one full evaluation on one thread", "for comparison"):
-        l6.evaluate_sets(params, data, plan)
+        mse_evaluation.evaluate_sets(params, data, plan)
     del plan
     with rec.stage("lesson 7: movie embeddings"):
         embeddings = l7.movie_embeddings(params, data.movie_genres)
@@ -304,12 +305,12 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
     import torch
 
     from commands import demo
-    from solutions import lesson06_training as l6
+    from fast import mse_evaluation, mse_training
 
     # What the reference train calls to evaluate: the plan once per run, then both sets at
     # once per evaluation. The plan's time counts as evaluation time too.
     evaluations = {"wall": 0.0, "cpu": 0.0, "calls": 0}
-    original, original_plan = l6.evaluate_sets, l6.plan_evaluation
+    original, original_plan = mse_evaluation.evaluate_sets, mse_evaluation.plan_evaluation
 
     def timed(function, count: bool):
         def wrapper(*args, **kwargs):
@@ -323,7 +324,7 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
         return wrapper
 
     training = {"cpu": 0.0}
-    original_train = l6.train
+    original_train = mse_training.train
 
     def timed_train(*args, **kwargs):
         cpu = time.process_time()
@@ -333,7 +334,8 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
             training["cpu"] += time.process_time() - cpu
 
     clock = demo.Stopwatch()
-    l6.evaluate_sets, l6.plan_evaluation, l6.train = timed(original, True), timed(original_plan, False), timed_train
+    mse_evaluation.evaluate_sets, mse_evaluation.plan_evaluation = timed(original, True), timed(original_plan, False)
+    mse_training.train = timed_train
     try:
         with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()), \
                 rec.stage("whole demo pipeline (commands.demo.run_demo)", f"settings CONFIGS[{config_name!r}]"):
@@ -342,7 +344,8 @@ def run_whole_demo(rec: Recorder, cfg, config_name: str, ratings, movies, descri
                                    progress=False, clock=clock)
             demo_cpu = time.process_time() - cpu
     finally:
-        l6.evaluate_sets, l6.plan_evaluation, l6.train = original, original_plan, original_train
+        mse_evaluation.evaluate_sets, mse_evaluation.plan_evaluation = original, original_plan
+        mse_training.train = original_train
     stages = dict(clock.stages)
     history = result["history"]
     steps = history.steps[-1]

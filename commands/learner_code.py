@@ -206,15 +206,6 @@ def select(mode: str = "auto", folder: Path = LESSONS_DIR, lessons: Collection[i
                     setattr(namespace, name, replacements[id(value)])
             for name, function in chosen.items():
                 setattr(namespace, name, function)
-        # A lesson with a hand-differentiated fast path (lesson 6's minibatch_step) must not
-        # bypass the learner's own versions of the functions it stands for.
-        stands_for = getattr(copy, "HAND_DIFFERENTIATED", None)
-        if stands_for:
-            theirs_used = {c.function for number in stands_for for c in code.choices.get(number, []) if c.mine}
-            if theirs_used & {name for names in stands_for.values() for name in names}:
-                for namespace in (copy, learner):
-                    if namespace is not None:
-                        namespace.HAND_GRADIENTS = False
         used = learner if learner is not None else copy
         code.modules[lesson.number] = used
         if learner is not None:

@@ -126,9 +126,10 @@ def new_parameters(data: PreparedData, cfg: ModelConfig, code: SimpleNamespace |
                               cfg, torch.Generator().manual_seed(cfg.init_seed))
 
 
-def train_model(data: PreparedData, cfg: CourseConfig, progress: bool = False) -> tuple[Params, TrainHistory]:
-    """Lessons 5-6 with the reference code: new parameters, trained with ``cfg.train``."""
+def train_model(data: PreparedData, cfg: CourseConfig) -> tuple[Params, TrainHistory]:
+    """Lessons 5-6 with the reference code, as their texts teach them: new parameters,
+    trained with ``cfg.train`` by lesson 6's ``train``."""
     use_course_threads()
     params = new_parameters(data, cfg.model)
-    history = l6.train(params, data, cfg.train, torch.Generator().manual_seed(cfg.train.seed), progress=progress)
+    history = l6.train(params, data, cfg.train, torch.Generator().manual_seed(cfg.train.seed))
     return params, history

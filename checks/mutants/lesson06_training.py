@@ -2,6 +2,7 @@
 import torch
 
 from checks.mutants import mutant
+from course.config import EVAL_CHUNK
 from course.containers import TrainHistory
 from solutions import lesson06_training as _ref
 
@@ -140,24 +141,24 @@ def evaluate(params, data, examples):
 @mutant("averages the chunk losses without weighting them by size", symptom="weighting")
 def evaluate(params, data, examples):  # noqa: F811
     with torch.no_grad():
-        chunks = torch.arange(len(examples)).split(_ref.EVAL_CHUNK)
+        chunks = torch.arange(len(examples)).split(EVAL_CHUNK)
         return sum(float(_ref.batch_loss(params, data, examples, rows)) for rows in chunks) / len(chunks)
 
 
 # ---------------------------------------------------------------- 6.6
 
 @mutant("samples the minibatches from the validation set", symptom="validation")
-def train(params, data, cfg, generator, progress=False):
+def train(params, data, cfg, generator):
     return _train_variant(params, data, cfg, generator, examples="val")
 
 
 @mutant("does not put back the best parameters", symptom="best")
-def train(params, data, cfg, generator, progress=False):  # noqa: F811
+def train(params, data, cfg, generator):  # noqa: F811
     return _train_variant(params, data, cfg, generator, restore=False)
 
 
 @mutant("skips the evaluation after the last step", symptom="after the last step")
-def train(params, data, cfg, generator, progress=False):  # noqa: F811
+def train(params, data, cfg, generator):  # noqa: F811
     return _train_variant(params, data, cfg, generator, final_record=False)
 
 

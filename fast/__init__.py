@@ -1,0 +1,17 @@
+"""The course's speed work, kept apart from the lessons.
+
+Each lesson in ``solutions/`` is the textbook: the functions its text teaches, calling one
+another as the text says. This package holds faster ways to compute exactly the same
+numbers, for ``make demo``, ``make bench`` and the large datasets:
+
+- :mod:`fast.mse_training`: lesson 6's training loop with the gradients of lessons 5-6
+  written out by hand (no autograd) and the evaluation of :mod:`fast.mse_evaluation`;
+- :mod:`fast.mse_evaluation`: lesson 6's ``evaluate`` for the training and validation
+  sets at once, with the bookkeeping done once per run, sparse products and threads.
+
+Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
+test proves, on the synthetic fixture with the same seeds and in float64, that it gives
+their loss, their gradients and their parameters (tests/test_fast_paths.py). The lessons
+never import this package; ``recommender.paths`` runs a fast path only where every
+function it stands in for is the reference's, so that what a learner writes is what runs.
+"""

@@ -1,0 +1,217 @@
+"""Every fast path (fast/) proven equal to the textbook lesson functions it stands in for.
+
+On the checks' synthetic fixture, with the same seeds, in float64 (so that float rounding
+cannot hide a wrong formula) and to a relative tolerance of 1e-6:
+
+- fast.mse_training.minibatch_gradients: the loss and the seven gradients of lesson 6's
+  ``batch_loss`` + ``loss.backward()`` (with and without weight decay, on minibatches that
+  repeat a movie, whose id embedding row then collects several contributions);
+- fast.mse_evaluation.evaluate_sets: lesson 6's ``evaluate`` on every set;
+- fast.mse_training.train: lesson 6's ``train`` after 300 steps: the same history (steps,
+  both losses, best step, early stop) and the same parameters.
+
+Each fast module names what it stands in for (``STANDS_FOR``); the names must exist in the
+lessons, so a renamed lesson function cannot leave a fast path standing in for nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from checks import fixtures
+from course import index
+from course.config import CONFIGS
+from course.containers import Examples, Params, PreparedData
+from fast import mse_evaluation, mse_training
+from solutions import lesson06_training as l6
+from solutions.pipeline import new_parameters
+
+FIXTURE = CONFIGS["fixture"]
+RTOL = 1e-6
+FAST_MODULES = (mse_training, mse_evaluation)
+
+
+def as_float64(data: PreparedData) -> PreparedData:
+    def examples(ex: Examples) -> Examples:
+        return Examples(ex.user_row, ex.movie_row, ex.target.double())
+    return replace(data, user_context=data.user_context.double(), movie_genres=data.movie_genres.double(),
+                   train=examples(data.train), val=examples(data.val))
+
+
+def float64_parameters(data: PreparedData, seed: int = 42) -> Params:
+    params = new_parameters(data, replace(FIXTURE.model, init_seed=seed))
+    return Params(*(p.detach().double().requires_grad_(True) for p in params.as_list()))
+
+
+def assert_close(got: torch.Tensor, want: torch.Tensor, what: str) -> None:
+    scale = float(want.abs().max()) if want.numel() else 0.0
+    difference = float((got - want).abs().max()) if want.numel() else 0.0
+    assert difference <= RTOL * max(scale, 1e-12), f"{what}: max difference {difference:.3g} (largest value {scale:.3g})"
+
+
+@pytest.fixture(scope="module")
+def data() -> PreparedData:
+    return as_float64(fixtures.prepared())
+
+
+@pytest.mark.parametrize("module", FAST_MODULES, ids=lambda m: m.__name__)
+def test_each_fast_module_names_lesson_functions_it_stands_in_for(module):
+    for number, names in module.STANDS_FOR.items():
+        functions = {task.function for task in index.lesson(number).tasks}
+        assert set(names) <= functions, f"{module.__name__}: not task functions of lesson {number}: " \
+                                        f"{sorted(set(names) - functions)}"
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_minibatch_gradients_are_autograds(data, weight_decay):
+    generator = torch.Generator().manual_seed(0)
+    repeats = 0
+    params = float64_parameters(data)
+    for step in range(20):
+        rows = l6.sample_minibatch(len(data.train), 32, generator)
+        if step % 5 == 0:  # the same example twice: the same movie's row gets two gradients
+            rows[1] = rows[0]
+        repeats += int(len(torch.unique(data.train.movie_row[rows])) < len(rows))
+        loss = l6.batch_loss(params, data, data.train, rows, weight_decay)
+        for p in params.as_list():
+            p.grad = None
+        loss.backward()
+        grads = mse_training.minibatch_gradients(params, data, rows)
+        penalty = weight_decay * sum(float((p.detach() ** 2).sum()) for p in params.as_list())
+        assert float(grads.mse) + penalty == pytest.approx(float(loss.detach()), rel=RTOL), f"step {step}: the loss"
+        for name, by_hand, p in zip(Params.NAMES, grads.dense(params, weight_decay), params.as_list()):
+            assert_close(by_hand, p.grad, f"step {step}: the gradient of {name}")
+        mse_training.minibatch_step(params, data, rows, 0.1, weight_decay)  # move on, not only step 0
+    assert repeats >= 3
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_minibatch_step_is_sgd_step_of_batch_loss(data, weight_decay):
+    by_hand, textbook = float64_parameters(data), float64_parameters(data)
+    generator = torch.Generator().manual_seed(1)
+    for step in range(40):
+        rows = l6.sample_minibatch(len(data.train), 32, generator)
+        lr = 0.1 if step < 20 else 0.01
+        mse_training.minibatch_step(by_hand, data, rows, lr, weight_decay)
+        l6.sgd_step(textbook, l6.batch_loss(textbook, data, data.train, rows, weight_decay), lr)
+    for name, a, b in zip(Params.NAMES, by_hand.as_list(), textbook.as_list()):
+        assert_close(a.detach(), b.detach(), f"{name} after 40 steps")
+
+
+def test_minibatch_step_moves_only_the_minibatchs_rows_of_the_table(data):
+    params = float64_parameters(data)
+    before = params.item_embedding_table.detach().clone()
+    rows = torch.arange(5)
+    mse_training.minibatch_step(params, data, rows, 0.1)
+    moved = (params.item_embedding_table.detach() != before).any(dim=1).nonzero().squeeze(1)
+    assert 0 < len(moved) and set(moved.tolist()) <= set(data.train.movie_row[rows].tolist())
+
+
+def example_sets(data: PreparedData) -> list[Examples]:
+    """The real two sets, one in no particular user order, one of a few users, an empty one."""
+    shuffled = torch.randperm(len(data.val), generator=torch.Generator().manual_seed(3))
+    few = data.val.user_row < int(data.val.user_row.min()) + 3
+    return [data.train, data.val,
+            Examples(data.val.user_row[shuffled], data.val.movie_row[shuffled], data.val.target[shuffled]),
+            Examples(data.val.user_row[few], data.val.movie_row[few], data.val.target[few]),
+            Examples(data.val.user_row[:0], data.val.movie_row[:0], data.val.target[:0])]
+
+
+@pytest.mark.parametrize("part_users", [None, 7])
+def test_evaluate_sets_is_evaluate(data, monkeypatch, part_users):
+    if part_users:  # many parts: the sums over parts, in part order
+        monkeypatch.setattr(mse_evaluation, "EVAL_PART_USERS", part_users)
+    params = float64_parameters(data)
+    mse_training.minibatch_step(params, data, torch.arange(64), 0.5)  # not the initial parameters only
+    sets = example_sets(data)
+    plan = mse_evaluation.plan_evaluation(data, sets)
+    if part_users:
+        assert len(plan.parts) > 3
+    got = mse_evaluation.evaluate_sets(params, data, plan)
+    want = [l6.evaluate(params, data, examples) for examples in sets]
+    assert got == pytest.approx(want, rel=RTOL)
+
+
+def test_evaluate_sets_without_the_cpu_plan_is_evaluate(data):
+    """Off a CPU the plan has no sparse pieces and evaluate_sets looks rows up; that branch,
+    run here on the CPU, gives evaluate's losses too."""
+    params = float64_parameters(data)
+    sets = example_sets(data)
+    plan = mse_evaluation.plan_evaluation(data, sets)
+    plan = plan._replace(parts=[(0, len(plan.user_context))], context_pieces=None, patterns=None)
+    want = [l6.evaluate(params, data, examples) for examples in sets]
+    assert mse_evaluation.evaluate_sets(params, data, plan) == pytest.approx(want, rel=RTOL)
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_evaluate_sets_gives_the_same_losses_on_any_number_of_threads(data, monkeypatch, workers):
+    monkeypatch.setattr(mse_evaluation, "EVAL_PART_USERS", 7)
+    params = float64_parameters(data)
+    plan = mse_evaluation.plan_evaluation(data, [data.train, data.val])
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "1")
+    one_thread = mse_evaluation.evaluate_sets(params, data, plan)
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", workers)
+    assert mse_evaluation.evaluate_sets(params, data, plan) == one_thread
+
+
+def test_evaluate_sets_falls_back_to_one_thread_when_no_thread_can_start(data, monkeypatch):
+    monkeypatch.setattr(mse_evaluation, "EVAL_PART_USERS", 7)
+    params = float64_parameters(data)
+    plan = mse_evaluation.plan_evaluation(data, [data.train, data.val])
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "1")
+    one_thread = mse_evaluation.evaluate_sets(params, data, plan)
+
+    class NoThreads:
+        def __init__(self, workers):
+            raise RuntimeError("can't start new thread")
+    monkeypatch.setattr(mse_evaluation, "ThreadPoolExecutor", NoThreads)
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "2")
+    assert mse_evaluation.evaluate_sets(params, data, plan) == one_thread
+
+
+@pytest.mark.parametrize("changes", [{}, {"weight_decay": 0.003, "patience": 2, "eval_every": 25,
+                                          "lr_schedule": ((0, 0.2),)}],
+                         ids=["fixture settings", "weight decay and early stopping"])
+def test_fast_train_is_lesson_6_train_after_300_steps(data, changes):
+    cfg = replace(FIXTURE.train, steps=300, **changes)
+    fast, textbook = float64_parameters(data), float64_parameters(data)
+    fast_history = mse_training.train(fast, data, cfg, torch.Generator().manual_seed(cfg.seed))
+    textbook_history = l6.train(textbook, data, cfg, torch.Generator().manual_seed(cfg.seed))
+    assert fast_history.steps == textbook_history.steps
+    assert fast_history.best_step == textbook_history.best_step
+    assert fast_history.stopped_early == textbook_history.stopped_early
+    assert fast_history.train_loss == pytest.approx(textbook_history.train_loss, rel=RTOL)
+    assert fast_history.val_loss == pytest.approx(textbook_history.val_loss, rel=RTOL)
+    for name, a, b in zip(Params.NAMES, fast.as_list(), textbook.as_list()):
+        assert_close(a.detach(), b.detach(), f"{name} after training")
+    if changes:
+        assert textbook_history.stopped_early, "with patience 2 this run stops early (at step 225 when written)"
+
+
+@pytest.mark.parametrize("load, want", [(0.2, 2), (1.0, 2), (1.4, 2), (2.0, 1), (15.0, 1)])
+def test_evaluation_threads_are_the_cores_the_rest_of_the_machine_leaves_idle(monkeypatch, load, want):
+    """On 2 cores, one torch thread per operation: two evaluation threads while this run's own
+    training is the only load, one when other work keeps a core busy."""
+    from course import threads
+
+    monkeypatch.delenv("COURSE_EVAL_WORKERS", raising=False)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert threads.evaluation_workers() == want
+    monkeypatch.setenv("COURSE_EVAL_WORKERS", "3")
+    assert threads.evaluation_workers() == 3
+
+
+def test_evaluation_threads_without_a_load_average(monkeypatch):
+    from course import threads
+
+    def no_load_average():
+        raise OSError("no load average")
+    monkeypatch.delenv("COURSE_EVAL_WORKERS", raising=False)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(threads.os, "getloadavg", no_load_average)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert threads.evaluation_workers() == 2
