@@ -7,7 +7,9 @@ Favourite titles are separated by ";" and matched forgivingly (case, "The"/"A"/"
 either end, the year optional); genres are separated by "," or ";". This is lesson 9 for a
 real person: their context vector (``persona_context``), a score for every movie of the
 catalogue, the best ``n`` without the favourites (``recommend``), in the "Hello, ..." form
-(``format_recommendations``), all with the reference lesson 9 functions on the saved model.
+(``format_recommendations``), with lesson 9's functions on the saved model: yours when the
+saved model is one your code trained (``make demo`` without CODE=reference), the
+reference's otherwise (commands/saved_model.py, ``answering_code``).
 """
 from __future__ import annotations
 
@@ -16,13 +18,12 @@ import sys
 from pathlib import Path
 
 from commands import saved_model
-from solutions import lesson09_personas as l9
+from course.config import NUM_RECOMMENDATIONS
 
 USAGE = 'make recommend LIKES="toy story; finding nemo" LOVES=Animation HATES=Horror'
-DEFAULT_STRENGTH = 2.0
 
 
-def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "you", n: int = 10,
+def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "you", n: int = NUM_RECOMMENDATIONS,
            models_dir: Path = saved_model.MODELS_DIR) -> str:
     """The whole answer as text; raises ModelError, UnknownTitle or ValueError with a message
     meant for the learner."""
@@ -46,14 +47,19 @@ def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "yo
         raise ValueError("\n".join(p[0].upper() + p[1:] for p in problems))
     rows = list(dict.fromkeys(rows))
     favourite_ids = [model.movie_ids[r] for r in rows]
-    strength = float(model.meta.get("persona_strength", DEFAULT_STRENGTH))
-    context = l9.persona_context(liked, hated, favourite_ids, model.context_index, strength)
-    chosen = l9.recommend(model.scores(context), rows, n)
-    text = l9.format_recommendations(name, liked, hated, [model.titles[r] for r in rows],
-                                     [model.titles[r] for r in chosen])
+    strength = float(model.meta["persona_strength"])
+    code = saved_model.answering_code(model)
+    l9 = code.l9
+
+    def lesson_9() -> str:
+        context = l9.persona_context(liked, hated, favourite_ids, model.context_index, strength)
+        chosen = l9.recommend(l9.score_catalogue(model.params, context, model.item_vectors), rows, n)
+        return l9.format_recommendations(name, liked, hated, [model.titles[r] for r in rows],
+                                         [model.titles[r] for r in chosen])
+    text = saved_model.run_learner_code(code, lesson_9)
     slots = model.context_index.movie_slot
     unseen = [model.titles[r] for r in rows if model.movie_ids[r] not in slots]
-    notes = [which, f"({model.provenance()})"]
+    notes = [which, f"({model.provenance()}; answered by {code.owners([9])})"]
     if unseen:
         notes.append(f"(not among the {len(slots)} movies of the user context, so the user tower cannot "
                      f"see them; they are only left out of the list: {'; '.join(unseen)})")
@@ -66,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loves", default="", help='genres you love, separated by ","')
     parser.add_argument("--hates", default="", help='genres you hate, separated by ","')
     parser.add_argument("--name", default="you", help="who the greeting is for")
-    parser.add_argument("-n", type=int, default=10, help="how many movies")
+    parser.add_argument("-n", type=int, default=NUM_RECOMMENDATIONS, help="how many movies")
     parser.add_argument("--models", type=Path, default=saved_model.MODELS_DIR, help="folder of saved models")
     args = parser.parse_args(argv)
     return saved_model.print_answer(lambda: answer(

@@ -3,15 +3,18 @@
 One folder per model under ``outputs/models/<kind>/``:
 
     model.json    what the model is and everything that is not a tensor: "format", "kind",
-                  where and how it was trained, its metrics, the catalogue (movie ids,
-                  titles, genres, in row order) and the user-context layout
+                  where and how it was trained, whose code trained it ("code": the mode,
+                  the learner's lessons folder, whose each lesson was, and the path), its
+                  metrics, the catalogue (movie ids, titles, genres, in row order) and the
+                  user-context layout
     tensors.pt    a plain dict of CPU tensors, written with torch.save and read back with
                   torch.load(weights_only=True): never an arbitrary pickled object
 
-Tensors of every kind: ``user_W`` ``[C, D]`` and ``user_b`` ``[D]`` (the user tower, one
-tanh layer) and ``item_vectors`` ``[M, D]`` (each catalogue movie's vector, lesson 7's
-combined embedding for the MSE model). A user's score for movie i is
-``item_vectors[i] · tanh(context @ user_W + user_b)``, for every kind.
+Tensors of every kind: lesson 5's seven parameters by their ``Params`` names, and
+``item_vectors`` ``[M, D]`` (each catalogue movie's vector: lesson 7's combined embedding for
+the MSE model, lesson 5's item tower for the retrieval model). A user's score for movie i is
+``item_vectors[i] · tanh(context @ user_W + user_b)``, for every kind: lesson 9's
+``score_catalogue``.
 
 Kinds: ``two-tower-mse`` (lessons 1-9) and ``softmax-two-tower`` (the retrieval model of
 lesson 12); ``make demo`` saves both, each with its NDCG@10 on held-out users (lesson 10),
@@ -30,19 +33,23 @@ from typing import Callable
 
 import torch
 
-from course.containers import ContextIndex
-from course.paths import OUTPUT_DIR
+from course.containers import ContextIndex, Params
+from course.paths import OUTPUT_DIR, REPO
+from recommender import code as learner_code
 
-FORMAT = 1
+FORMAT = 2
 MODELS_DIR = OUTPUT_DIR / "models"
 META_FILE, TENSOR_FILE = "model.json", "tensors.pt"
-TENSORS = ("user_W", "user_b", "item_vectors")
+TENSORS = (*Params.NAMES, "item_vectors")
 # kind -> how the model is named to the learner
 KINDS = {"two-tower-mse": "the two-tower model of lessons 1-9 (trained on ratings, mean squared error)",
          "softmax-two-tower": "the retrieval two-tower of lesson 12 (trained with a softmax over the catalogue)"}
 # The metric that decides between kinds, higher is better (lesson 10's ranking evaluation).
 RANKING_METRIC = "ndcg@10"
 MAKE_ONE = "`make demo` trains one and saves it (a few minutes on ml-latest-small)"
+# make similar and make recommend answer with these lessons' functions (lesson 8's similar
+# titles, lesson 9's persona context, scores, top n and greeting).
+ANSWERING_LESSONS = (8, 9)
 
 
 class ModelError(Exception):
@@ -56,14 +63,43 @@ class UnknownTitle(KeyError):
 
 def print_answer(make_answer: Callable[[], str]) -> int:
     """Print what ``make_answer()`` returns (exit status 0), or, when no model, title or
-    genre fits, the reason as one sentence on stderr (exit status 2)."""
+    genre fits, the reason as one sentence on stderr (exit status 2). An error in the
+    learner's lesson 8 or 9 code is named with the check to run (exit status 1)."""
     try:
         print(make_answer())
     except (ModelError, UnknownTitle, ValueError) as error:
         text = str(error)
         print(text[:1].upper() + text[1:], file=sys.stderr)
         return 2
+    except LearnerCodeError as error:
+        print(str(error), file=sys.stderr)
+        return 1
     return 0
+
+
+class LearnerCodeError(Exception):
+    """The learner's lesson 8 or 9 function failed while answering; the message says which."""
+
+
+def answering_code(model: "SavedModel") -> learner_code.Code:
+    """The lessons 8-9 that answer for ``model``: the reference's for a model the reference
+    trained (``make demo CODE=reference``), else the learner's where written (the lessons
+    folder that trained it), the reference's elsewhere."""
+    if model.trained_by_reference:
+        return learner_code.select("reference", lessons=ANSWERING_LESSONS)
+    return learner_code.select("auto", model.lessons_folder, lessons=ANSWERING_LESSONS)
+
+
+def run_learner_code(code: learner_code.Code, work: Callable[[], str]) -> str:
+    """``work()``, with an exception raised in the learner's code said in words."""
+    try:
+        return work()
+    except (ModelError, UnknownTitle) as error:
+        raise error
+    except Exception as error:  # noqa: BLE001 - any bug of the learner's, said in words
+        if not code.learner_files:
+            raise
+        raise LearnerCodeError(learner_code.explain_failure(error, code)) from error
 
 
 # ---------------------------------------------------------------- saving
@@ -133,18 +169,38 @@ class SavedModel:
     def metrics(self) -> dict:
         return self.meta.get("metrics", {})
 
-    def scores(self, context: torch.Tensor) -> torch.Tensor:
-        """Every catalogue movie's score for one user context ``[C]``."""
-        t = self.tensors
-        return t["item_vectors"] @ torch.tanh(context @ t["user_W"] + t["user_b"])
+    @property
+    def params(self) -> Params:
+        """Lesson 5's parameters of the model (for lesson 9's ``score_catalogue``)."""
+        return Params(*(self.tensors[name] for name in Params.NAMES))
+
+    @property
+    def item_vectors(self) -> torch.Tensor:
+        return self.tensors["item_vectors"]
+
+    @property
+    def code(self) -> dict:
+        """Whose code trained the model: model.json's "code" record (recommender.code)."""
+        return self.meta.get("code", {})
+
+    @property
+    def lessons_folder(self) -> Path:
+        """The folder of the learner's lessons that trained the model (repository-relative
+        in the record)."""
+        folder = Path(self.code.get("lessons_folder", "lessons"))
+        return folder if folder.is_absolute() else REPO / folder
+
+    @property
+    def trained_by_reference(self) -> bool:
+        return self.code.get("mode", "reference") == "reference"
 
     def provenance(self) -> str:
         m = self.meta
         bits = [f"trained by `{m.get('command', 'make demo')}` on {m.get('source', 'unknown data')}"]
         if m.get("saved_at"):
             bits.append(f"saved {m['saved_at']}")
-        if m.get("code"):
-            bits.append(f"code: {m['code']}")
+        if self.code.get("summary"):
+            bits.append(f"code: {self.code['summary']}, {self.code.get('path', 'textbook')} path")
         return "; ".join(bits)
 
 

@@ -4,8 +4,10 @@
     python -m commands.similar --title matrix [-k 10]
 
 The title is matched forgivingly (case, "The"/"A"/"An" at either end, the year optional).
-Nearness is the Euclidean distance between the saved movie vectors (lesson 7's combined
-embeddings), found with the reference lesson 8 ``similar_titles``.
+Nearness is the Euclidean distance between the saved movie vectors, found with lesson 8's
+``similar_titles``: yours when the saved model is one your code trained (``make demo``
+without CODE=reference), the reference's otherwise (commands/saved_model.py,
+``answering_code``).
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import sys
 from pathlib import Path
 
 from commands import saved_model
-from solutions.lesson08_similarity import similar_titles
 
 USAGE = 'make similar TITLE="matrix"'
 
@@ -27,9 +28,11 @@ def answer(title: str, k: int = 10, models_dir: Path = saved_model.MODELS_DIR) -
     found = model.titles[row]
     id_by_title = {found: model.movie_ids[row]}
     title_by_id = dict(zip(model.movie_ids, model.titles))
-    nearest = similar_titles(found, k, model.tensors["item_vectors"], model.movie_ids, id_by_title, title_by_id)
+    code = saved_model.answering_code(model)
+    nearest = saved_model.run_learner_code(code, lambda: code.l8.similar_titles(
+        found, k, model.item_vectors, model.movie_ids, id_by_title, title_by_id))
     lines = [f"Movies most like {found}:", *(f"{i}. {t}" for i, t in enumerate(nearest, 1)), "",
-             which, f"({model.provenance()})"]
+             which, f"({model.provenance()}; answered by {code.owners([8])})"]
     return "\n".join(lines)
 
 

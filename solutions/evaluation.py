@@ -1,13 +1,15 @@
 """The ranking evaluation of lessons 10-12 chained on one split: the inputs of the protocol,
 every predictor's scores, the retrieval model's training and the metrics table.
 
-Not a lesson (nothing to fill in): ``make demo``, the notebooks 10-12 and the checks'
-fixture use it. Each split trains its own models on its own training users; held-out
-users only ever give their watch history as input and their labels as the answer.
+Not a lesson (nothing to fill in): ``make demo`` (through recommender/), the notebooks
+10-12 and the checks' fixture use it. Each split trains its own models on its own training
+users; held-out users only ever give their watch history as input and their labels as the
+answer. Every function that calls a lesson takes ``code``, the lesson modules to call
+(``code.l4`` ... ``code.l12``): the reference's by default, a learner's in ``make demo``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,10 +18,7 @@ import torch
 
 from course.config import CourseConfig, RankingConfig
 from course.containers import ContextIndex, Examples, Params
-from solutions import lesson04_debiasing as l4
-from solutions import lesson05_weights as l5
-from solutions import lesson10_ranking as l10
-from solutions import lesson12_retrieval as l12
+from solutions.pipeline import REFERENCE
 
 METRICS = ("ndcg@10", "hr@10", "recall@10", "mrr", "coverage")   # the keys of metrics.json (k = 10)
 
@@ -71,9 +70,11 @@ def ranking_task(s: SimpleNamespace, train_users: np.ndarray, eval_users: np.nda
                        rating_sum, rating_count, liked_count)
 
 
-def baseline_scores(task: RankingTask, cfg: RankingConfig) -> dict[str, torch.Tensor]:
+def baseline_scores(task: RankingTask, cfg: RankingConfig,
+                    code: SimpleNamespace | None = None) -> dict[str, torch.Tensor]:
     """Scores ``[U, M]`` of lesson 10's baselines. EASE only where its [M, M] matrices fit
     (``cfg.ease_max_movies``)."""
+    l10 = (code or REFERENCE).l10
     users, num_movies = task.seen.shape
     generator = torch.Generator().manual_seed(cfg.random_seed)
     scores = {
@@ -89,23 +90,39 @@ def baseline_scores(task: RankingTask, cfg: RankingConfig) -> dict[str, torch.Te
 
 
 @torch.no_grad()
-def mse_model_scores(params: Params, s: SimpleNamespace, task: RankingTask) -> torch.Tensor:
+def mse_model_scores(params: Params, s: SimpleNamespace, task: RankingTask,
+                     code: SimpleNamespace | None = None) -> torch.Tensor:
     """The lesson 1-9 model: predicted debiased rating of every movie for each held-out user."""
+    l5 = (code or REFERENCE).l5
     users = l5.user_tower(params, s.user_context[task.eval_rows].to(params.user_W.device))
     items = l5.item_tower(params, s.movie_genres.to(params.user_W.device),
                           torch.arange(len(s.movie_index), device=params.user_W.device))
     return (users @ items.T).cpu()
 
 
-def evaluate_scores(scores: torch.Tensor, task: RankingTask, k: int) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """Mean metrics (the keys of :data:`METRICS` for k = 10) and the per-user values."""
-    ranked = l10.rank_unseen(scores, task.seen, task.seen.shape[1])   # the whole ranking, for the MRR
+def rank(scores: torch.Tensor, task: RankingTask, code: SimpleNamespace | None = None) -> torch.Tensor:
+    """Every held-out user's whole ranking of the catalogue, seen movies last (lesson 10's
+    ``rank_unseen``: all the columns, for the MRR)."""
+    return (code or REFERENCE).l10.rank_unseen(scores, task.seen, task.seen.shape[1])
+
+
+def ranking_summary(ranked: torch.Tensor, task: RankingTask, k: int,
+                    code: SimpleNamespace | None = None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Mean metrics of rankings made by :func:`rank` (the keys of :data:`METRICS` for k = 10)
+    and the per-user values (lesson 10's ``ranking_metrics`` and ``catalogue_coverage``)."""
+    l10 = (code or REFERENCE).l10
     per_user = l10.ranking_metrics(ranked, task.relevant, k)
     coverage = l10.catalogue_coverage(ranked, task.seen.shape[1], k)
     summary = {f"ndcg@{k}": float(per_user["ndcg"].mean()), f"hr@{k}": float(per_user["hr"].mean()),
                f"recall@{k}": float(per_user["recall"].mean()), "mrr": float(per_user["mrr"].mean()),
                "coverage": coverage}
     return summary, per_user
+
+
+def evaluate_scores(scores: torch.Tensor, task: RankingTask, k: int,
+                    code: SimpleNamespace | None = None) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """:func:`ranking_summary` of :func:`rank`: the metrics of one predictor's scores."""
+    return ranking_summary(rank(scores, task, code), task, k, code)
 
 
 # ---------------------------------------------------------------- the retrieval model (lesson 12)
@@ -129,7 +146,8 @@ def log_popularity(task: RankingTask) -> torch.Tensor:
 
 
 def retrieval_examples(s: SimpleNamespace, train_users: np.ndarray, num_folds: int, seed: int,
-                       new_user_share: float = 0.0) -> tuple[torch.Tensor, Examples]:
+                       new_user_share: float = 0.0,
+                       code: SimpleNamespace | None = None) -> tuple[torch.Tensor, Examples]:
     """Contexts and examples of every fold: each training rating is a label once (lesson 12).
 
     With ``new_user_share`` > 0, each fold also gets a *new-user* context per user: no
@@ -142,6 +160,7 @@ def retrieval_examples(s: SimpleNamespace, train_users: np.ndarray, num_folds: i
     genre slot asks for, because real histories say it through their movies. Held-out users
     are always ranked from their history: these contexts only ever train.
     """
+    l4, l12 = (code or REFERENCE).l4, (code or REFERENCE).l12
     rows = s.split[s.split["userId"].isin(train_users)]
     num_movies = len(s.movie_index)
     draw = torch.Generator().manual_seed(seed)
@@ -177,17 +196,20 @@ def retrieval_context_index(s: SimpleNamespace) -> ContextIndex:
 
 
 def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConfig,
-                          device: torch.device | None = None, seed: int | None = None) -> RetrievalModel:
-    """Lesson 12's model trained on ``task.train_users`` only."""
+                          device: torch.device | None = None, seed: int | None = None,
+                          code: SimpleNamespace | None = None) -> RetrievalModel:
+    """Lesson 12's model trained on ``task.train_users`` only, by ``code``'s lessons 5 and 12
+    (with the lesson 4 and 6 functions they call)."""
+    code = code or REFERENCE
     device = device or torch.device("cpu")
     r = cfg.retrieval if seed is None else cfg.retrieval.with_seed(seed)
-    contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share)
+    contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share, code)
     index = retrieval_context_index(s)
-    params = l5.init_parameters(index.size, len(s.genre_index), len(s.movie_index), r.model,
+    params = code.l5.init_parameters(index.size, len(s.genre_index), len(s.movie_index), r.model,
                                 torch.Generator().manual_seed(r.model.init_seed))
     params = Params(*(p.detach().to(device).requires_grad_(True) for p in params.as_list()))
     prior = log_popularity(task)
-    losses = l12.train_retrieval(
+    losses = code.l12.train_retrieval(
         params, contexts.to(device),
         Examples(examples.user_row.to(device), examples.movie_row.to(device), examples.target.to(device)),
         s.movie_genres.to(device), prior.to(device), r, torch.Generator().manual_seed(r.train.seed))
@@ -196,10 +218,12 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
 
 @torch.no_grad()
 def retrieval_scores(model: RetrievalModel, s: SimpleNamespace, task: RankingTask,
-                     temperature: float, popularity_weight: float) -> torch.Tensor:
+                     temperature: float, popularity_weight: float,
+                     code: SimpleNamespace | None = None) -> torch.Tensor:
     """The retrieval model's scores ``[U, M]`` for the held-out users, from their history only:
     the logits at the training temperature plus ``popularity_weight`` times the log-popularity
     of the training users (the prior the towers cannot hold: they have no per-movie bias)."""
+    l12 = (code or REFERENCE).l12
     device = model.params.user_W.device
     contexts = l12.implicit_contexts(s.split, task.eval_users, s.movie_index, s.movie_genres)
     logits = l12.catalogue_logits(model.params, contexts.to(device), s.movie_genres.to(device), temperature).cpu()
@@ -207,7 +231,8 @@ def retrieval_scores(model: RetrievalModel, s: SimpleNamespace, task: RankingTas
 
 
 def bootstrap_difference(per_user_a: dict[str, torch.Tensor], per_user_b: dict[str, torch.Tensor],
-                         cfg: RankingConfig, metric: str = "ndcg") -> tuple[float, float, float]:
-    """Paired bootstrap of (a - b) for one per-user metric (lesson 10)."""
-    return l10.paired_bootstrap(per_user_a[metric], per_user_b[metric], cfg.bootstrap_samples,
+                         cfg: RankingConfig, metric: str = "ndcg",
+                         code: SimpleNamespace | None = None) -> tuple[float, float, float]:
+    """Paired bootstrap of (a - b) for one per-user metric (lesson 10's ``paired_bootstrap``)."""
+    return (code or REFERENCE).l10.paired_bootstrap(per_user_a[metric], per_user_b[metric], cfg.bootstrap_samples,
                                 cfg.bootstrap_confidence, torch.Generator().manual_seed(cfg.bootstrap_seed))

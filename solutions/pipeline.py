@@ -26,6 +26,12 @@ from solutions import lesson03_masking as l3
 from solutions import lesson04_debiasing as l4
 from solutions import lesson05_weights as l5
 from solutions import lesson06_training as l6
+from solutions import lesson07_embeddings as l7
+from solutions import lesson08_similarity as l8
+from solutions import lesson09_personas as l9
+from solutions import lesson10_ranking as l10
+from solutions import lesson11_temporal as l11
+from solutions import lesson12_retrieval as l12
 
 
 def read_movielens(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -36,9 +42,11 @@ def read_movielens(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ratings, movies
 
 
-# The lesson modules the pipeline calls by default: the reference. ``make demo`` passes its
-# own namespace (attributes l1 ... l9) to run a learner's lessons through the same steps.
-REFERENCE = SimpleNamespace(l1=l1, l2=l2, l3=l3, l4=l4, l5=l5, l6=l6)
+# The lesson modules the pipeline and solutions/evaluation.py call by default: the reference.
+# ``make demo`` passes its own namespace (attributes l1 ... l12, recommender/code.py) to run a
+# learner's lessons through the same steps.
+REFERENCE = SimpleNamespace(l1=l1, l2=l2, l3=l3, l4=l4, l5=l5, l6=l6, l7=l7, l8=l8, l9=l9, l10=l10, l11=l11,
+                            l12=l12)
 
 
 SPLITS = ("random", "temporal")
@@ -53,7 +61,8 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
     ``split_kind`` picks how each user's ratings become history and labels: ``"random"``,
     lesson 3's seeded mask, or ``"temporal"``, lesson 11's earlier/later split.
 
-    ``code`` holds the lesson modules to call (``code.l1`` ...); the reference by default.
+    ``code`` holds the lesson modules to call (``code.l1`` ... ``code.l4``, and ``code.l11`` for
+    the time-ordered split); the reference by default.
     With ``keep_tables=False`` the big intermediate tables are let go as soon as the next
     lesson has used them (``clean`` after lesson 1, ``top_ratings`` after lesson 3, ``split``
     at the end; they are then None): at ML-32M size that is about 2.5 GB less at the peak.
@@ -65,7 +74,7 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
         raise ValueError(f"split_kind must be one of {SPLITS}, not {split_kind!r}")
     use_course_threads()
     code = code or REFERENCE
-    l1, l2, l3, l4 = code.l1, code.l2, code.l3, code.l4
+    l1, l2, l3, l4, l11 = code.l1, code.l2, code.l3, code.l4, code.l11
     stage = stage or (lambda name: nullcontext())
     s = SimpleNamespace(raw_ratings=ratings, movies=movies, cfg=cfg, split_kind=split_kind)
     with stage("lesson 1: cleaning"):
@@ -82,7 +91,6 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
         s.context_index = l2.build_user_context_index(s.top_movies, s.genre_index, cfg.num_context_movies)
     with stage("lesson 3: masking"):
         if split_kind == "temporal":  # lesson 11
-            from solutions import lesson11_temporal as l11
             s.split = l11.split_by_time(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user)
         else:
             s.split = l3.split_watch_history(s.top_ratings, cfg.history_fraction, cfg.min_ratings_per_user,
@@ -120,9 +128,9 @@ def prepare(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
 
 
 def new_parameters(data: PreparedData, cfg: ModelConfig, code: SimpleNamespace | None = None) -> Params:
-    """Fresh model parameters for ``data`` (lesson 5), drawn from ``cfg.init_seed``."""
-    lesson5 = code.l5 if code is not None else l5
-    return lesson5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
+    """Fresh model parameters for ``data`` (lesson 5's ``init_parameters`` of ``code``, the
+    reference by default), drawn from ``cfg.init_seed``."""
+    return (code or REFERENCE).l5.init_parameters(data.context_index.size, len(data.genre_index), len(data.top_movies),
                               cfg, torch.Generator().manual_seed(cfg.init_seed))
 
 

@@ -1,8 +1,11 @@
 """The course's import floors (docs/architecture.md):
 
     commands, benchmarks   the commands a learner or instructor runs; the benchmark
-    checks                 graded checks, their fixtures, mutants and the classroom grader
-    solutions              the reference lessons and pipeline
+    recommender            the lessons' code assembled: whose code, which path, which model
+                           on which split
+    checks, fast           graded checks, their fixtures, mutants and the classroom grader;
+                           the speed work, proven equal to the lessons
+    solutions              the reference lessons (the textbook), the pipeline, the protocol
     course, datasets       the ground: config, containers, index, paths, personas, stubgen,
                            notebook, processes; download and synthetic data
 
@@ -19,7 +22,10 @@ from pathlib import Path
 
 from course.paths import REPO
 
-FLOORS = {"course": 0, "datasets": 0, "solutions": 1, "checks": 2, "commands": 3, "benchmarks": 3}
+FLOORS = {"course": 0, "datasets": 0, "solutions": 1, "checks": 2, "fast": 2, "recommender": 3, "commands": 4,
+          "benchmarks": 4}
+# The lessons are the textbook: a lesson file never imports the speed work or anything above it.
+LESSON_FILE = re.compile(r"solutions\.lesson\d\d_\w+$")
 GROUND = ("config", "containers", "index", "paths", "personas", "stubgen", "notebook", "processes")
 # The one place a module path is set, justified where it stands: the sandboxed worker of
 # `make grade` runs without site (so the editable install cannot point it into the
@@ -96,6 +102,18 @@ def test_no_module_imports_a_higher_floor():
             if FLOORS[other.split(".")[0]] > FLOORS[name.split(".")[0]]:
                 upward.append(f"{name} imports {other}")
     assert not upward, "imports from a lower floor to a higher one:\n" + "\n".join(sorted(upward))
+
+
+def test_the_lessons_import_only_the_ground_and_earlier_lessons():
+    offenders = []
+    for name, imported in module_graph().items():
+        if not LESSON_FILE.match(name):
+            continue
+        for other in imported:
+            if not (other.startswith("course.") or (LESSON_FILE.match(other) and other < name)):
+                offenders.append(f"{name} imports {other}")
+    assert not offenders, "a lesson is the textbook: it imports the ground and earlier lessons only:\n" + \
+        "\n".join(sorted(offenders))
 
 
 def test_the_ground_imports_nothing_above_it():

@@ -128,9 +128,11 @@ def test_demo_personas_come_from_the_retrieval_model(demo_run):
 
 
 def test_short_titles_for_the_map():
-    assert demo.short_title("Matrix, The (1999)") == "The Matrix"
-    assert demo.short_title("Star Wars: Episode IV - A New Hope (1977)") == "A New Hope"
-    assert len(demo.short_title("x" * 80 + " (2001)")) <= 28
+    from recommender.figures import short_title
+
+    assert short_title("Matrix, The (1999)") == "The Matrix"
+    assert short_title("Star Wars: Episode IV - A New Hope (1977)") == "A New Hope"
+    assert len(short_title("x" * 80 + " (2001)")) <= 28
 
 
 def test_ml32m_runs_the_blog_settings():
@@ -182,9 +184,9 @@ def small_personas():
     import torch
 
     from course.paths import data_dir
-    from solutions import evaluation as ev
-    from solutions import lesson09_personas as l9
-    from solutions.pipeline import prepare_stages, read_movielens
+    from recommender import code as learner_code
+    from recommender import ranking
+    from solutions.pipeline import read_movielens
 
     folder = data_dir() / "ml-latest-small"
     if not (folder / "ratings.csv").exists():
@@ -194,14 +196,14 @@ def small_personas():
     torch.set_num_threads(1)   # the course's thread policy, as in make demo: the same sums, the same lists
     try:
         ratings, movies = read_movielens(folder)
-        s = prepare_stages(ratings, movies, cfg.data, split_kind="random")
-        task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
-        model = ev.train_retrieval_model(s, task, cfg)
+        code = learner_code.select("reference", lessons=demo.DEMO_LESSONS)
+        result = ranking.rank_split(cfg, ratings, movies, "random", code, torch.device("cpu"))
         with contextlib.redirect_stdout(io.StringIO()):
-            shown = demo.retrieval_personas_section({"retrieval": model, "stages": s}, cfg, l9)
+            shown = demo.personas_section(result.retrieval.model.params, ranking.retrieval_item_vectors(result, code),
+                                          ranking.retrieval_data(result), cfg.retrieval.persona_strength, code.l9)
     finally:
         torch.set_num_threads(threads)
-    return shown, s.maps.genres_by_id
+    return shown, result.stages.maps.genres_by_id
 
 
 def test_demo_personas_read_like_their_genre(small_personas):

@@ -1,27 +1,33 @@
-"""`make demo` runs the learner's own code (commands/learner_code.py), on the synthetic
+"""`make demo` runs the learner's own lessons 1-12 (recommender/code.py), on the synthetic
 fixture data with a temporary lessons folder (seconds, no MovieLens needed):
 
-- correct lessons in lessons/ -> the demo says they are the learner's and prints the
-  reference's figures;
+- correct lessons in lessons/ -> the demo says they are the learner's, trains on the
+  textbook path and prints the reference's figures;
 - lesson 7 left as the stub -> lesson 7 is the reference's, the rest the learner's;
-- a wrong lesson 8 -> the similar-movie lists change;
+- a wrong lesson 8 -> the similar-movie lists change; a wrong lesson 10, 11 or 12 -> the
+  ranking table, the time-ordered table, the retrieval row and the saved model change;
 - the learner's lesson 5 `predict` is what lesson 6 trains with, even though lesson 6's stub
   imports the reference's; an exception in it names the lesson, the function and the check;
+- a fast path runs only where every function it stands in for is the reference's;
+- make recommend and make similar answer with the learner's lessons 8-9 for a model their
+  code trained, the reference's for a model CODE=reference trained;
 - CODE=mine stops at the first function not written yet.
 """
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from commands import demo, learner_code
+from commands import demo, recommend, similar
 from course import index
 from course.stubgen import make_stub
+from recommender import code as learner_code
 
 
 def run_demo(tmp_path: Path, lessons: Path | None, code: str = "auto") -> tuple[int, str]:
@@ -49,9 +55,28 @@ def stub(folder: Path, number: int) -> None:
 
 
 def results(text: str) -> str:
-    """What the demo computed, without the code header, file paths and timings."""
+    """What the demo computed, without the code header, file paths, timings and the words
+    that say which path trained (the fast path and the textbook give the same figures)."""
     body = text.split("== Data ==", 1)[1].split("== Figures ==", 1)[0]
-    return body
+    body = re.sub(r" on the (fast|textbook) path", "", body)
+    return re.sub(r"\n  \(your lesson 10 made this table; .*\)", "", body)
+
+
+def ranking_table(text: str, split: str, check_note: bool = True) -> str:
+    table = text.split(f"\n{split} split:", 1)[1].split("\n\n", 1)[0]
+    return table if check_note else re.sub(r"\n  \(your lesson 10 made this table; .*\)", "", table)
+
+
+def table_row(text: str, split: str, label: str) -> str:
+    return next(line for line in ranking_table(text, split).splitlines() if line.strip().startswith(label))
+
+
+def write_into(folder: Path, number: int, old: str, new: str) -> None:
+    """Change the learner's lesson file: one realistic mistake."""
+    path = folder / f"{index.lesson(number).module}.py"
+    source = path.read_text()
+    assert old in source, old
+    path.write_text(source.replace(old, new, 1))
 
 
 def similar_lists(text: str) -> str:
@@ -72,12 +97,21 @@ def test_reference_mode_says_so(reference_run):
 def test_correct_lessons_are_the_learners_and_reproduce_the_reference(tmp_path, reference_run):
     status, text = run_demo(tmp_path, solution_copies(tmp_path / "lessons"))
     assert status == 0, text
-    assert "lessons 1-9 are yours" in text
+    assert "lessons 1-12 are yours" in text
     assert "reference's" not in text.split("== Data ==")[0]
+    assert "MSE two-tower (lessons 5-6): textbook path (the lessons' own functions), with your lessons 5-6" in text
+    assert "softmax two-tower (lesson 12): textbook path" in text
+    assert "ran all 300 steps on the textbook path" in text
+    assert "your lesson 10 made this table; the reference's metrics give the same numbers" in text
     assert results(text) == results(reference_run)
-    # The saved model says whose code trained it.
-    meta = (tmp_path / "out" / "models" / "two-tower-mse" / "model.json").read_text()
-    assert '"code": "lessons 1-9 yours"' in meta
+    # The saved models say whose code trained them, and on which path.
+    models = tmp_path / "out" / "models"
+    mse = json.loads((models / "two-tower-mse" / "model.json").read_text())["code"]
+    assert mse["summary"] == "lessons 1-6 yours" and mse["path"] == "textbook" and mse["mode"] == "auto"
+    retrieval = json.loads((models / "softmax-two-tower" / "model.json").read_text())["code"]
+    assert retrieval["summary"] == "lessons 1-6, 12 yours"
+    assert "make recommend and make similar will answer with softmax-two-tower" in text
+    assert "trained by lessons 1-6, 12 yours (textbook path); they answer with lessons 8-9 yours" in text
 
 
 def test_a_stub_lesson_is_the_reference(tmp_path, reference_run):
@@ -86,7 +120,7 @@ def test_a_stub_lesson_is_the_reference(tmp_path, reference_run):
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text
     header = text.split("== Data ==")[0]
-    assert "lessons 1-6, 8-9 are yours" in header
+    assert "lessons 1-6, 8-12 are yours" in header
     assert "lesson 7 is the reference's" in header
     assert results(text) == results(reference_run)
 
@@ -102,11 +136,10 @@ def test_a_wrong_lesson_8_changes_the_similar_movies(tmp_path, reference_run):
     path.write_text(wrong)
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text
-    assert "lessons 1-9 are yours" in text
+    assert "lessons 1-12 are yours" in text
     assert similar_lists(text) != similar_lists(reference_run)
     # Everything before lesson 8 is unchanged.
-    assert text.split("== Most similar")[0].split("== Data ==")[1] == \
-        reference_run.split("== Most similar")[0].split("== Data ==")[1]
+    assert results(text.split("== Most similar")[0]) == results(reference_run.split("== Most similar")[0])
 
 
 def test_the_learners_predict_is_what_trains(tmp_path):
@@ -194,18 +227,110 @@ def test_a_file_that_cannot_load_runs_the_reference_and_says_why(tmp_path):
         learner_code.select("mine", folder, lessons=range(1, 10))
 
 
-def test_a_wrong_lesson_1_still_gets_a_ranking_table(tmp_path):
-    # A catalogue other than the reference's (>= instead of >): the learner's MSE model does
-    # not fit the reference's ranking inputs, so the ranking row comes from a reference model
-    # and the demo says so, instead of failing on mismatched shapes.
+def test_a_wrong_lesson_1_ranks_its_own_catalogue(tmp_path, reference_run):
+    # A catalogue other than the reference's (>= instead of >): every model and the ranking
+    # are made from the learner's lessons 1-4, so the table is theirs, on their catalogue.
     folder = solution_copies(tmp_path / "lessons")
-    path = folder / "lesson01_cleaning.py"
-    source = path.read_text()
-    wrong = source.replace("rating_counts[rating_counts > min_ratings_per_movie]",
-                           "rating_counts[rating_counts >= min_ratings_per_movie]")
-    assert wrong != source
-    path.write_text(wrong)
+    write_into(folder, 1, "rating_counts[rating_counts > min_ratings_per_movie]",
+               "rating_counts[rating_counts >= min_ratings_per_movie]")
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text[-2000:]
-    assert "your lessons 1-4 give other inputs than the reference's" in text
-    assert "softmax two-tower (lesson 12)" in text
+    movies = re.search(r"random split: .*, ([\d,]+) movies", text).group(1)
+    assert movies != re.search(r"random split: .*, ([\d,]+) movies", reference_run).group(1)
+    assert "softmax two-tower (lesson 12)" in ranking_table(text, "random")
+
+
+def test_a_lesson_12_whose_optimiser_never_moves_changes_the_retrieval_row_and_the_saved_model(
+        tmp_path, reference_run):
+    folder = solution_copies(tmp_path / "lessons")
+    write_into(folder, 12, "            p -= lr * m_hat / (v_hat.sqrt() + eps)",
+               "            p -= 0.0 * lr * m_hat / (v_hat.sqrt() + eps)")
+    status, text = run_demo(tmp_path, folder)
+    assert status == 0, text[-2000:]
+    for split in ("random", "temporal"):
+        label = "softmax two-tower (lesson 12)"
+        assert table_row(text, split, label) != table_row(reference_run, split, label), split
+        assert table_row(text, split, "EASE") == table_row(reference_run, split, "EASE"), split
+    # The saved model is the one this code trained: its parameters are the untrained ones.
+    import torch
+    saved = torch.load(tmp_path / "out" / "models" / "softmax-two-tower" / "tensors.pt", weights_only=True)
+    reference = run_demo(tmp_path / "ref", None, code="reference")
+    assert reference[0] == 0
+    theirs = torch.load(tmp_path / "ref" / "out" / "models" / "softmax-two-tower" / "tensors.pt",
+                        weights_only=True)
+    assert not torch.equal(saved["user_W"], theirs["user_W"])
+    meta = json.loads((tmp_path / "out" / "models" / "softmax-two-tower" / "model.json").read_text())
+    assert meta["code"]["whose"]["12"] == "yours"
+
+
+def test_a_lesson_11_that_ignores_the_time_changes_the_time_ordered_table(tmp_path, reference_run):
+    folder = solution_copies(tmp_path / "lessons")
+    write_into(folder, 11, 'rows = rows.sort_values(["userId", "timestamp", "movieId"], kind="stable")',
+               'rows = rows.sort_values(["userId", "movieId"], kind="stable")')
+    status, text = run_demo(tmp_path, folder)
+    assert status == 0, text[-2000:]
+    assert "the time-ordered split (lesson 11): yours" in text
+    assert ranking_table(text, "temporal", False) != ranking_table(reference_run, "temporal")
+    assert ranking_table(text, "random", False) == ranking_table(reference_run, "random")
+
+
+def test_a_lesson_10_with_a_wrong_ndcg_is_flagged(tmp_path):
+    folder = solution_copies(tmp_path / "lessons")
+    # The ideal DCG of one relevant movie whatever the number relevant: a realistic slip.
+    write_into(folder, 10, "ideal_hits = num_relevant.clamp(max=k).to(torch.int64)",
+               "ideal_hits = torch.ones_like(num_relevant).to(torch.int64)")
+    status, text = run_demo(tmp_path, folder)
+    assert status == 0, text[-2000:]
+    for split in ("random", "temporal"):
+        table = ranking_table(text, split)
+        assert "WARNING: your lesson 10 made this table, and the reference's metrics give other numbers" in table
+        assert "ndcg@10: yours" in table
+        assert "Run `make check LESSON=10` to see what is wrong." in table
+
+
+def test_a_fast_path_runs_only_where_every_function_it_stands_in_for_is_the_references(tmp_path):
+    folder = tmp_path / "lessons"
+    folder.mkdir()
+    for lesson in index.lessons():
+        stub(folder, lesson.number)
+    code = learner_code.select("auto", folder, lessons=demo.DEMO_LESSONS)
+    from recommender import models
+    assert models.mse_path(code).fast
+    # One function of lesson 6 written (the reference's batch_loss, copied in): the textbook runs.
+    source = (folder / "lesson06_training.py").read_text()
+    body = index.lesson(6).solution_path.read_text().split("# BEGIN SOLUTION 6.3\n", 1)[1].split(
+        "    # END SOLUTION", 1)[0]
+    start = source.index("    # TODO Task 6.3")
+    end = source.index("\n", source.index('raise NotImplementedError("Lesson 6.3')) + 1
+    (folder / "lesson06_training.py").write_text(source[:start] + body + source[end:])
+    code = learner_code.select("auto", folder, lessons=demo.DEMO_LESSONS)
+    path = models.mse_path(code)
+    assert not path.fast and path.yours == ((6, "batch_loss"),)
+    assert path.describe() == "textbook path (the lessons' own functions), with your lesson 6's batch_loss"
+    assert models.mse_path(learner_code.select("reference", lessons=demo.DEMO_LESSONS)).fast
+
+
+def test_recommend_and_similar_answer_with_the_learners_lessons_8_and_9(tmp_path):
+    folder = solution_copies(tmp_path / "lessons")
+    write_into(folder, 9, 'lines = [f"Hello, {name}",', 'lines = [f"Howdy, {name}",')
+    write_into(folder, 8, "def similar_titles(", "def similar_titles_unused(")  # lesson 8 left to the reference
+    stub(folder, 8)
+    status, text = run_demo(tmp_path, folder)
+    assert status == 0, text[-2000:]
+    models_dir = str(tmp_path / "out" / "models")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert recommend.main(["--loves", "Horror", "--models", models_dir]) == 0
+    assert out.getvalue().startswith("Howdy, you")
+    assert "answered by lesson 9 yours" in out.getvalue()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert similar.main(["--title", "first ghost", "--models", models_dir]) == 0
+    assert "answered by lesson 8 the reference's" in out.getvalue()
+    # A model the reference trained answers with the reference's lesson 9, whatever lessons/ holds.
+    status, _ = run_demo(tmp_path / "ref", folder, code="reference")
+    assert status == 0
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert recommend.main(["--loves", "Horror", "--models", str(tmp_path / "ref" / "out" / "models")]) == 0
+    assert out.getvalue().startswith("Hello, you")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from commands import demo, recommend, saved_model, similar
+from course.containers import Params
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,8 @@ def test_the_saved_model_is_plain_json_and_tensors(models):
     meta = json.loads((folder / "model.json").read_text())
     assert meta["format"] == saved_model.FORMAT and meta["kind"] == "two-tower-mse"
     tensors = torch.load(folder / "tensors.pt", weights_only=True)
-    assert set(tensors) == {"user_W", "user_b", "item_vectors"}
+    assert set(tensors) == {*Params.NAMES, "item_vectors"}
+    assert meta["code"]["mode"] == "reference" and meta["code"]["path"] == "fast"
     assert list(tensors["item_vectors"].shape) == [len(meta["movies"]["id"]), tensors["user_b"].shape[0]]
 
 

@@ -1,5 +1,6 @@
-"""Which code ``make demo`` runs: the learner's lessons where they are written, the
-reference solutions elsewhere, function by function.
+"""Whose code runs: the learner's lessons where they are written, the reference solutions
+elsewhere, function by function (``make demo``, and ``make recommend`` and ``make similar``
+for a model the learner trained).
 
     CODE=auto       (default) each task function from lessons/ when it is written, the
                     reference's otherwise
@@ -20,6 +21,10 @@ Each learner file is loaded under a private module name (never ``lessons.*`` or
   solutions.lesson05_weights import predict``, in the stub and in the reference alike), or
   a reference lesson module, is rebound to what the demo chose for that lesson: the
   learner's ``predict`` is what trains, whether lesson 6's loop is theirs or the reference's.
+
+The speed work of ``fast/`` stands in for whole groups of these functions; it runs only
+where every one of them is the reference's (``recommender/paths.py`` decides, with
+:meth:`Code.yours_among`).
 """
 from __future__ import annotations
 
@@ -76,6 +81,27 @@ class Code:
 
     def lessons_whose(self, owner: str) -> list[int]:
         return [n for n in sorted(self.choices) if self.whose(n) == owner]
+
+    def yours_among(self, functions: dict[int, tuple[str, ...]]) -> list[tuple[int, str]]:
+        """The ``(lesson, function)`` pairs among ``functions`` (lesson -> names) that run the
+        learner's code, in lesson order: empty when all of them are the reference's."""
+        return [(number, c.function) for number in sorted(functions) for c in self.choices.get(number, [])
+                if c.mine and c.function in functions[number]]
+
+    def owners(self, lessons: Collection[int]) -> str:
+        """'lessons 1-6 yours; lesson 12 the reference's': whose code ``lessons`` are, for a
+        saved model's record and the demo's report."""
+        parts = []
+        for owner, label in ((MINE, "yours"), (PARTLY, "partly yours"), (REFERENCE, "the reference's")):
+            numbers = [n for n in self.lessons_whose(owner) if n in lessons]
+            if numbers:
+                parts.append(f"lesson{'s' if len(numbers) > 1 else ''} {number_ranges(numbers)} {label}")
+        return "; ".join(parts)
+
+    def record(self, lessons: Collection[int]) -> dict:
+        """What a saved model keeps about the code that made it (model.json's "code")."""
+        return {"mode": self.mode, "lessons_folder": _display(self.folder), "summary": self.owners(lessons),
+                "whose": {str(n): self.whose(n) for n in sorted(self.choices) if n in lessons}}
 
     def summary(self) -> str:
         """The lines the demo prints first: whose code runs, lesson by lesson."""
