@@ -14,7 +14,7 @@ CODE    ?= auto
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data stubs check check-solutions progress test demo recommend similar bench hint reset watch grade nbval notebooks
+.PHONY: help venv data stubs check check-solutions progress test demo recommend similar bench figures hint reset watch grade nbval notebooks
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,3 +82,6 @@ similar: venv ## the movies nearest to one, from the saved model: TITLE="matrix"
 
 bench: venv ## speed and memory of every stage at ml-latest-small and ML-32M size (synthetic), outputs/bench.json
 	$(PY) -m benchmarks.bench
+
+figures: venv ## (maintainers) publish outputs/demo.json (CODE=reference) and bench.json as docs/figures.md
+	$(PY) -m commands.figures --publish

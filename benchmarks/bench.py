@@ -52,10 +52,12 @@ CONTEXT_USERS = 3000       # users for the loop-vs-vectorised context comparison
 SIMILAR_CATALOGUE = 84_000  # movies for the blocked similar-movies stage (ML-32M has 87,585)
 SIMILAR_BLOCK_ROWS = 1024
 THREAD_STEPS = 300         # steps per thread count in the thread comparison
-GOALS = {  # the issue's goals on a quiet 2-core machine (seconds, GiB, ratio)
+GOALS = {  # the issues' goals on a quiet 2-core machine (seconds, GiB, ratio)
     "ml32m_train_50k_s": 120.0, "ml32m_eval_share": 0.25, "ml32m_demo_s": 240.0, "ml32m_peak_gib": 8e9 / 2 ** 30,
     "similar_84k_s": 120.0, "similar_84k_peak_gib": 8e9 / 2 ** 30, "prep_ml32m_s": 30.0,
     "prep_ml32m_peak_gib": 4e9 / 2 ** 30,
+    # make demo with every lesson the learner's (the textbook path) against CODE=reference, same run.
+    "small_demo_learner_ratio": 3.0,
 }
 
 
@@ -218,6 +220,7 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     from course.personas import PERSONAS
     from course.threads import use_course_threads
     from fast import mse_evaluation
+    from solutions import lesson06_training as l6
     from solutions import lesson07_embeddings as l7
     from solutions import lesson08_similarity as l8
     from solutions import lesson09_personas as l9
@@ -246,13 +249,13 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
     m, t = cfg.model, cfg.train
     params = new_parameters(data, m)
     time_steps(params, data, t, 20)  # warm-up
-    with rec.stage(f"training: {TRAIN_STEPS} steps", f"batch {t.batch_size}"):
+    with rec.stage(f"training: {TRAIN_STEPS} steps", f"batch {t.batch_size}, fast path (gradients by hand)"):
         wall, cpu = time_steps(params, data, t, TRAIN_STEPS)
     flops = step_flops(params, data, t.batch_size, t.weight_decay)
     rec.figure("steps_per_s_short", TRAIN_STEPS / wall)
     rec.figure("steps_per_cpu_s_short", TRAIN_STEPS / cpu)
     time_steps(params, data, t, 20, autograd=True)  # warm-up
-    with rec.stage(f"training: {TRAIN_STEPS} autograd steps", "batch_loss + sgd_step, for comparison"):
+    with rec.stage(f"training: {TRAIN_STEPS} autograd steps", "textbook: batch_loss + sgd_step"):
         wall, cpu = time_steps(params, data, t, TRAIN_STEPS, autograd=True)
     rec.figure("autograd_steps_per_s_short", TRAIN_STEPS / wall)
     rec.figure("step_mflop", flops / 1e6)
@@ -270,6 +273,9 @@ def run_size(size: str, demo: bool = False, out=None) -> None:
             rec.stage("training: one full evaluation on one thread", "for comparison"):
         mse_evaluation.evaluate_sets(params, data, plan)
     del plan
+    with rec.stage("training: one textbook evaluation", "lesson 6's evaluate on each set"):
+        l6.evaluate(params, data, data.train)
+        l6.evaluate(params, data, data.val)
     with rec.stage("lesson 7: movie embeddings"):
         embeddings = l7.movie_embeddings(params, data.movie_genres)
     with rec.stage("lesson 8: all-pairs similarity", f"{len(data.top_movies):,} movies, top 5"):
@@ -529,6 +535,39 @@ def run_worker(*args: str) -> tuple[list[dict], list[str], dict, str | None]:
     return stages, info, figures, error
 
 
+def time_demos(key: str) -> dict:
+    """``make demo``'s whole command, timed from outside, twice in a row: with CODE=reference
+    (the fast path where there is one) and with every lesson the learner's (the reference's
+    lesson files copied over the stubs, CODE=mine, so the textbook path runs everywhere).
+    ``key`` is "small" (ml-latest-small, or its synthetic stand-in) or "fixture"."""
+    from course import index
+    from course.paths import data_dir
+
+    if key == "fixture":
+        source = ["--synthetic", "fixture"]
+    elif (data_dir() / "ml-latest-small" / "ratings.csv").exists():
+        source = ["--dataset", "ml-latest-small"]
+    else:
+        source = ["--synthetic", "small"]
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        lessons = Path(folder) / "lessons"
+        lessons.mkdir()
+        for lesson in index.lessons():
+            (lessons / lesson.solution_path.name).write_bytes(lesson.solution_path.read_bytes())
+        for who, code in (("reference", ["--code", "reference"]), ("learner", ["--code", "mine", "--lessons", str(lessons)])):
+            print(f"[demo {key}, {who}'s code] running (load {load_average()}) ...", file=sys.stderr, flush=True)
+            start = time.perf_counter()
+            process = subprocess.run([sys.executable, "-m", "commands.demo", *source, "--no-progress",
+                                      "--out", str(Path(folder) / who), *code], cwd=REPO, capture_output=True, text=True)
+            if process.returncode != 0:
+                print(f"[demo {key}, {who}'s code] FAILED:\n{process.stdout[-2000:]}{process.stderr[-2000:]}")
+                return {}
+            figures[f"{key}_demo_{who}_s"] = time.perf_counter() - start
+    figures[f"{key}_demo_learner_ratio"] = figures[f"{key}_demo_learner_s"] / figures[f"{key}_demo_reference_s"]
+    return figures
+
+
 def is_preprocessing(stage: str) -> bool:
     return stage.startswith(("lesson 1:", "lesson 2:", "lesson 3:", "lesson 4:"))
 
@@ -542,9 +581,11 @@ def format_table(headers: list[str], rows: list[list[str]], right: set[int]) -> 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def summary(results: dict, similar: tuple, threads: tuple | None) -> dict:
+def summary(results: dict, similar: tuple, threads: tuple | None, demos: dict | None = None) -> dict:
     """The figures of ``outputs/bench.json`` (seconds, GiB; rates per second)."""
     out: dict = {"load_average_at_end": load_average(), "cpu_cores": os.cpu_count()}
+    for key, seconds in (demos or {}).items():
+        out[key] = seconds
     for size, (stages, _, figures, _) in results.items():
         key = {"ml-latest-small": "small", "ml-32m": "ml32m", "fixture": "fixture"}[size]
         pre = [s for s in stages if is_preprocessing(s["stage"])]
@@ -557,9 +598,11 @@ def summary(results: dict, similar: tuple, threads: tuple | None) -> dict:
                              ("training: one full evaluation on one thread", "one_evaluation_one_thread_s")):
             out[f"{key}_{figure}"] = next((st["seconds"] for st in stages if st["stage"] == name), None)
         out[f"{key}_evaluation_threads"] = figures.get("eval_workers")
-        out[f"{key}_steps_per_s_500"] = figures.get("steps_per_s_short")
-        out[f"{key}_autograd_steps_per_s_500"] = figures.get("autograd_steps_per_s_short")
-        out[f"{key}_steps_per_cpu_s_500"] = figures.get("steps_per_cpu_s_short")
+        out[f"{key}_textbook_evaluation_s"] = next(
+            (st["seconds"] for st in stages if st["stage"] == "training: one textbook evaluation"), None)
+        out[f"{key}_fast_steps_per_s"] = figures.get("steps_per_s_short")
+        out[f"{key}_textbook_steps_per_s"] = figures.get("autograd_steps_per_s_short")
+        out[f"{key}_fast_steps_per_cpu_s"] = figures.get("steps_per_cpu_s_short")
         if "demo_s" in figures:
             demo_stage = next(s for s in stages if s["stage"].startswith("whole demo"))
             out[f"{key}_demo_s"] = figures["demo_s"]
@@ -593,6 +636,7 @@ def summary(results: dict, similar: tuple, threads: tuple | None) -> dict:
         out["matmul_step_shape_gflops"], out["matmul_step_shape_gflops_cpu"] = figures["matmul_gflops_step_shape"]
     stages, _, _, _ = similar
     if stages:
+        out["similar_movies"] = SIMILAR_CATALOGUE
         key = "similar_84k" if SIMILAR_CATALOGUE == 84_000 else "similar"
         out[f"{key}_s"] = stages[0]["seconds"]
         out[f"{key}_cpu_s"] = stages[0]["cpu_s"]
@@ -636,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {size: run_worker("size", size, *(["demo"] if size == demo_size else [])) for size in sizes}
     similar = run_worker("similar", str(SIMILAR_CATALOGUE))
     threads = None if args.smoke else run_worker("threads")
+    demos = time_demos("fixture" if args.smoke else "small")
 
     print()
     for size, (_, info, _, error) in results.items():
@@ -673,7 +718,10 @@ def main(argv: list[str] | None = None) -> int:
         if error:
             print(f"similar movies FAILED: {error}")
 
-    figures = summary(results, similar, threads)
+    figures = summary(results, similar, threads, demos)
+    figures["run"] = {"mode": "smoke" if args.smoke else "quick" if args.quick else "full",
+                      "python": f"{platform.python_implementation()} {platform.python_version()}",
+                      "torch": torch.__version__}
     key = "ml32m" if "ml-32m" in results else "fixture" if args.smoke else None
     if key and f"{key}_demo_s" in figures:
         f = figures
@@ -699,10 +747,19 @@ def main(argv: list[str] | None = None) -> int:
               f"{f['matmul_step_shape_gflops']:.1f} GFLOP/s at the step's {f['matmul_step_shape']} "
               f"(step at {f['train_gflops'] / f['matmul_gflops']:.0%} of the large product's rate)")
         for size_key in ("ml32m", "small", "fixture"):
-            by_hand, autograd = f.get(f"{size_key}_steps_per_s_500"), f.get(f"{size_key}_autograd_steps_per_s_500")
-            if by_hand and autograd:
-                print(f"  {size_key}, {TRAIN_STEPS} steps: gradients by hand (minibatch_step) {by_hand:,.0f} steps/s, "
-                      f"autograd (batch_loss + sgd_step) {autograd:,.0f} steps/s: {by_hand / autograd:.2f}x")
+            fast, textbook = f.get(f"{size_key}_fast_steps_per_s"), f.get(f"{size_key}_textbook_steps_per_s")
+            if fast and textbook:
+                print(f"  {size_key}, {TRAIN_STEPS} steps: textbook (batch_loss + sgd_step) {textbook:,.0f} steps/s, "
+                      f"fast path (fast.mse_training.minibatch_step) {fast:,.0f} steps/s: {fast / textbook:.2f}x")
+            fast, textbook = f.get(f"{size_key}_one_evaluation_s"), f.get(f"{size_key}_textbook_evaluation_s")
+            if fast and textbook:
+                print(f"  {size_key}, one evaluation of both sets: textbook (evaluate twice) {textbook * 1e3:,.0f} ms, "
+                      f"fast path {fast * 1e3:,.0f} ms: {textbook / fast:.2f}x")
+    for size_key in ("small", "fixture"):
+        reference, learner = figures.get(f"{size_key}_demo_reference_s"), figures.get(f"{size_key}_demo_learner_s")
+        if reference and learner:
+            print(f"\nmake demo ({size_key}), the whole command: CODE=reference {reference:.1f} s; every lesson the "
+                  f"learner's (textbook path) {learner:.1f} s: {learner / reference:.2f}x")
     if threads:
         print(f"\nThread policy (ML-32M shapes, {THREAD_STEPS} steps each; load {threads[2].get('load')}):")
         for row in threads[2].get("threads", []):
@@ -710,10 +767,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['steps_per_cpu_s']:,.0f} steps per CPU-second")
     if not args.smoke and key:
         print("\nGoals (quiet 2-core machine; this run's load average is printed above):")
+        figures["goals"] = {}
         for name, goal in GOALS.items():
             if name in figures:
                 ok = figures[name] <= goal
-                unit = "" if name.endswith("share") else (" GiB" if name.endswith("gib") else " s")
+                figures["goals"][name] = {"value": figures[name], "goal": goal, "ok": ok}
+                unit = "" if name.endswith(("share", "ratio")) else (" GiB" if name.endswith("gib") else " s")
                 print(f"  {name:24} {figures[name]:8.2f}{unit}  goal <= {goal:.2f}{unit}  {'ok' if ok else 'MISSED'}")
 
     if not args.no_speedups and not args.smoke:
@@ -727,8 +786,11 @@ def main(argv: list[str] | None = None) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"\nFigures written to {args.json}")
+    if args.json.name == "bench.json":
+        from commands import figures as page
+        print(f"With make demo's, as a page: {page.write_page(args.json.parent)}")
     failed = [e for _, _, _, e in (*results.values(), similar, *([threads] if threads else [])) if e]
-    return 1 if failed else 0
+    return 1 if failed or not demos else 0
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import torch
 
-from commands import saved_model
+from commands import figures, saved_model
 from course.config import NUM_RECOMMENDATIONS, SIMILAR_K, CourseConfig, get_config
 from course.containers import Params, PreparedData
 from course.paths import LESSONS_DIR, OUTPUT_DIR, data_dir, relative
@@ -384,9 +384,63 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
             print(f"{retrieval_dir}: {models.RETRIEVAL_NAME}, code: {code.owners(models.RETRIEVAL_LESSONS)}, "
                   f"{retrieval.path.name} path")
     answering = print_answering_model(models_dir)
+    genres_by_id = (retrieval_data if results is not None else data).maps.genres_by_id
     return {"val_loss": mse.best_val_loss, "baselines": baselines, "history": history, "mse": mse,
             "figures": [loss_path, map_path], "models": models_dir, "answering_model": answering,
-            "ranking": results, "personas": personas}
+            "ranking": results, "personas": personas, "data": data, "persona_genres": genres_by_id,
+            "code": code, "config": config_name, "source": source}
+
+
+def persona_fit(shown: dict[str, list[int]], genres_by_id: dict) -> dict[str, dict]:
+    """Per persona: how many of its movies have a genre it loves, and how many a genre it
+    hates and none it loves (tests/test_demo.py holds the reference to these on ml-latest-small)."""
+    fit = {}
+    for persona in PERSONAS:
+        if persona.name not in shown:
+            continue
+        genres = [set(genres_by_id.get(m, ())) for m in shown[persona.name]]
+        loved = set(persona.liked_genres)
+        fit[persona.name] = {"movies": len(genres), "loved": sum(bool(g & loved) for g in genres),
+                             "hated_only": sum(bool(g & set(persona.disliked_genres)) and not g & loved
+                                               for g in genres)}
+    return fit
+
+
+def demo_record(result: dict, clock: Stopwatch) -> dict:
+    """What outputs/demo.json keeps of one run: every figure the demo printed, for the
+    figures page (commands/figures.py) and the tests that tie quoted figures to a run."""
+    import resource
+
+    mse, data, code, baselines = result["mse"], result["data"], result["code"], result["baselines"]
+    history = mse.history
+    record = {
+        "command": "make demo", "config": result["config"], "source": result["source"],
+        "synthetic": result["source"].startswith("synthetic"),
+        "code": {"mode": code.mode, "summary": code.owners(DEMO_LESSONS)},
+        "paths": {"mse": mse.path.name},
+        "catalogue": {"movies": len(data.top_movies), "genres": len(data.genre_index),
+                      "context_slots": data.context_index.size},
+        "examples": {"train": len(data.train), "train_users": int(data.train.user_row.unique().numel()),
+                     "val": len(data.val), "val_users": int(data.val.user_row.unique().numel())},
+        "mse": {"val_mse": mse.best_val_loss, "best_step": history.best_step, "last_step": history.steps[-1],
+                "last_val_mse": history.val_loss[-1], "first_train_mse": history.train_loss[0],
+                "first_val_mse": history.val_loss[0], "last_train_mse": history.train_loss[-1],
+                "stopped_early": history.stopped_early, "baseline_user_mean": baselines.user_mean,
+                "baseline_movie_mean": baselines.movie_mean},
+        "answering_model": result["answering_model"],
+        "stages_s": dict(clock.stages), "total_s": sum(seconds for _, seconds in clock.stages),
+        # The process's peak resident memory (ru_maxrss is in KiB on Linux).
+        "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
+    }
+    if result["ranking"] is not None:
+        record["paths"]["retrieval"] = result["ranking"]["random"].retrieval.path.name
+        record["ranking"] = {
+            split: {"held_out_users": len(r.task.eval_users), "train_users": len(r.task.train_users),
+                    "movies": int(r.task.seen.shape[1]), "metrics": r.metrics, "interval_vs_most_popular": r.interval,
+                    "lesson_10_agrees": None if r.check is None else r.check.agrees}
+            for split, r in result["ranking"].items()}
+    record["personas"] = persona_fit(result["personas"], result["persona_genres"])
+    return record
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -425,8 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     with clock.stage("read data"):
         ratings, movies, source = load_tables(args.dataset, args.synthetic, args.seed)
     try:
-        run_demo(cfg, ratings, movies, source, args.out, pick_device(args.device),
-                 progress=not args.no_progress, clock=clock, code=code, config_name=config_name)
+        result = run_demo(cfg, ratings, movies, source, args.out, pick_device(args.device),
+                          progress=not args.no_progress, clock=clock, code=code, config_name=config_name)
     except Exception as error:  # noqa: BLE001 - said in words, with the traceback after it
         if args.code == "reference":
             raise
@@ -437,6 +491,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     heading("Time per stage")
     print(clock.table())
+    record = demo_record(result, clock)
+    (args.out / "demo.json").write_text(json.dumps(record, indent=1) + "\n")
+    print(f"\nEvery figure above: {args.out / 'demo.json'}; with make bench's, as a page: "
+          f"{figures.write_page(args.out)}")
     return 0
 
 
