@@ -21,6 +21,17 @@ SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIME
           honesty.BORROWED: "REF "}
 
 
+# What the learner is told after the last lesson: tests/test_promises.py ties each claim to the code.
+LAST_LESSON_DONE = (
+    "That was the last lesson: you have built the whole recommender, from raw ratings to recommendations for a "
+    "brand-new user. Run `make demo` to train it on MovieLens with your own lessons 1-12 (its first lines say which "
+    "lessons are yours and which code trains each model; any function still left as the stub runs the reference), "
+    "then ask the retrieval model your lesson 12 trained for your own top 10, answered by your lesson 9: "
+    "`make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror`. `make progress` shows your scores.")
+EVERY_LESSON_PASSES = (
+    "Every lesson passes. Well done: you have built the whole recommender. Try `make demo`: it trains every model "
+    "with your own lessons 1-12 and saves the retrieval model your lesson 12 trained for `make recommend`.")
+
 def _color(text: str, code: str) -> str:
     if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
         return text
@@ -75,12 +86,7 @@ def next_step(result: LessonResult) -> str:
         done = _color(f"Lesson {lesson.number} is done: {result.earned}/{result.possible} points.", "1;32")
         following = index.next_lesson(lesson.number)
         if following is None:
-            return (done + "\nThat was the last lesson: you have built the whole recommender, from raw "
-                    "ratings to recommendations for a brand-new user. Run `make demo` to train it on "
-                    "MovieLens with your own code (its first lines say which lessons are yours; any "
-                    "function still left as the stub runs the reference), then ask it for your own top 10: "
-                    "`make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror`. "
-                    "`make progress` shows your scores.")
+            return (done + "\n" + LAST_LESSON_DONE)
         read = (f"read {following.text_path.relative_to(REPO)}, " if following.text_path.exists() else "")
         return (f"{done}\nNext: lesson {following.number}, {following.title} (about {following.minutes} min): "
                 f"{read}fill in {following.stub_path.relative_to(REPO)}, then run "
@@ -166,8 +172,7 @@ def progress(folder: Path = LESSONS_DIR) -> tuple[str, bool]:
         lines.append(f"Next: lesson {next_todo.number}, {next_todo.title}: `make check LESSON={next_todo.number}` "
                      f"(`make hint LESSON={next_todo.number}` if you are stuck).")
     else:
-        lines.append("Every lesson passes. Well done: you have built the whole recommender. Try `make demo`: it "
-                     "trains it on MovieLens with your own code and saves it for `make recommend`.")
+        lines.append(EVERY_LESSON_PASSES)
     return "\n".join(lines), next_todo is None
 
 

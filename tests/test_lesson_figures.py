@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from checks import framework
-from commands.demo import measure_baselines
+from recommender.models import measure_baselines
 from course import index
 from course.config import CONFIGS
 from course.paths import LESSONS_DIR, data_dir
