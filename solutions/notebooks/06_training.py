@@ -73,7 +73,7 @@ print(f"whole validation set before any training: {evaluate(params, data, data.v
 # validation loss it stops and puts back the best parameters it saw.
 
 # %%
-history = train(params, data, CFG.train, torch.Generator().manual_seed(CFG.train.seed), progress=False)
+history = train(params, data, CFG.train, torch.Generator().manual_seed(CFG.train.seed))
 best = history.steps.index(history.best_step)
 print(f"evaluations: {len(history.steps)}, last step: {history.steps[-1]:,}, "
       f"stopped early: {history.stopped_early}")
