@@ -102,7 +102,7 @@ def load_tables(dataset: str, synthetic: str | None, seed: int):
         raise SystemExit(f"{dataset} is not installed in {folder}. Install it with: "
                          f"make data DATASET={dataset}   (SOURCE=path/to/{dataset}.zip offline)")
     ratings, movies = read_movielens(folder)
-    return ratings, movies, f"{dataset} from {folder}"
+    return ratings, movies, f"{dataset} from {relative(folder)}"
 
 
 # ---------------------------------------------------------------- what runs

@@ -21,19 +21,12 @@ import sys
 from pathlib import Path
 
 from course.paths import OUTPUT_DIR, REPO
+from recommender.ranking import PREDICTORS
 
 PUBLISHED_DIR = REPO / "docs" / "figures"
 PAGE = REPO / "docs" / "figures.md"
 RUNS = ("demo", "bench")
 SPLIT_NAMES = {"random": "random split", "temporal": "time-ordered split"}
-PREDICTOR_NAMES = {
-    "mse-two-tower": "MSE two-tower (lessons 1-9)",
-    "softmax-two-tower": "softmax two-tower (lesson 12)",
-    "random": "random",
-    "most-popular": "most-popular (training users' counts)",
-    "bayesian-average": "Bayesian-average rating",
-    "ease": "EASE (closed form)",
-}
 
 
 def load_runs(folder: Path) -> dict[str, dict | None]:
@@ -78,7 +71,7 @@ def render_demo(demo: dict) -> str:
         header = ["NDCG@10 (× most-popular)"] + [f"{SPLIT_NAMES.get(s, s)} ({ranking[s]['held_out_users']} users)"
                                                  for s in splits]
         rows = []
-        for name, label in PREDICTOR_NAMES.items():
+        for name, label in PREDICTORS.items():
             cells = []
             for split in splits:
                 metrics = ranking[split]["metrics"]
@@ -96,7 +89,7 @@ def render_demo(demo: dict) -> str:
             out.append(f"- {SPLIT_NAMES.get(split, split)}: softmax two-tower − most-popular NDCG@10 {mean:+.3f}, "
                        f"95 % paired bootstrap interval [{low:+.3f}, {high:+.3f}]")
         out.append("")
-        metric_rows = [[f"{SPLIT_NAMES.get(split, split)}: {PREDICTOR_NAMES.get(name, name)}"]
+        metric_rows = [[f"{SPLIT_NAMES.get(split, split)}: {PREDICTORS.get(name, name)}"]
                        + [f"{values[key]:.3f}" for key in ("hr@10", "recall@10", "mrr", "coverage")]
                        for split in splits for name, values in ranking[split]["metrics"].items()]
         out += ["The other metrics of the same rankings:", "",

@@ -17,7 +17,7 @@ at 6. Evaluating 6.25M examples in chunks of 8,192 (hundreds of small operations
 also makes every sum add its numbers in the same order on every machine, so stored
 results (notebooks, checks) are reproducible whatever the number of cores.
 
-One exception, measured too: a full evaluation (lesson 6's ``evaluate_sets``) at ML-32M
+One exception, measured too: a full evaluation (``fast.mse_evaluation.evaluate_sets``) at ML-32M
 size is a few operations of tens of milliseconds each, not thousands of microsecond ones.
 There a second thread pays: the evaluation cuts its users into fixed parts and
 :func:`evaluation_workers` Python threads compute the parts side by side, each operation
@@ -66,7 +66,7 @@ def usable_cores() -> int:
 
 
 def evaluation_workers() -> int:
-    """Threads that share a full evaluation (lesson 6's ``evaluate_sets``):
+    """Threads that share a full evaluation (``fast.mse_evaluation.evaluate_sets``):
     ``$COURSE_EVAL_WORKERS`` when set to a positive integer; otherwise one per core this
     process may use (divided by the threads each operation uses), but only as many as the
     rest of the machine leaves idle: ``cores - (1-minute load average - 1)``, rounded, at

@@ -63,10 +63,14 @@ class MinibatchGradients(NamedTuple):
         return [g + 2.0 * weight_decay * p.detach() for g, p in zip(grads, params.as_list())]
 
 
-@torch.no_grad()
 def minibatch_gradients(params: Params, data: PreparedData, rows: torch.Tensor) -> MinibatchGradients:
     """Lesson 6's ``batch_loss(params, data, data.train, rows)`` without weight decay, and
     its gradients by the chain rule (lesson 5's towers written out)."""
+    with torch.no_grad():
+        return _gradients(params, data, rows)
+
+
+def _gradients(params: Params, data: PreparedData, rows: torch.Tensor) -> MinibatchGradients:
     examples, p = data.train, params
     users = examples.user_row.index_select(0, rows)
     movies = examples.movie_row.index_select(0, rows)
@@ -92,12 +96,16 @@ def minibatch_gradients(params: Params, data: PreparedData, rows: torch.Tensor) 
         table_rows=movies, table_deltas=d_identity @ p.item_id_W.T)
 
 
-@torch.no_grad()
 def apply_sgd(params: Params, grads: MinibatchGradients, lr: float, weight_decay: float = 0.0) -> None:
     """Lesson 6's ``sgd_step``: every parameter moves by ``-lr`` times its gradient, in place.
 
     The penalty ``weight_decay * p^2`` has gradient ``2 * weight_decay * p``: every entry of
     every tensor (the whole embedding table too) shrinks a little first."""
+    with torch.no_grad():
+        _apply_sgd(params, grads, lr, weight_decay)
+
+
+def _apply_sgd(params: Params, grads: MinibatchGradients, lr: float, weight_decay: float) -> None:
     p = params
     if weight_decay:
         torch._foreach_mul_(p.as_list(), 1.0 - 2.0 * lr * weight_decay)
@@ -112,8 +120,10 @@ def apply_sgd(params: Params, grads: MinibatchGradients, lr: float, weight_decay
 def minibatch_step(params: Params, data: PreparedData, rows: torch.Tensor, lr: float,
                    weight_decay: float = 0.0) -> None:
     """``sgd_step(params, batch_loss(params, data, data.train, rows, weight_decay), lr)``,
-    with the gradients by hand."""
-    apply_sgd(params, minibatch_gradients(params, data, rows), lr, weight_decay)
+    with the gradients by hand (one ``no_grad`` block for both halves: at these sizes even
+    that costs)."""
+    with torch.no_grad():
+        _apply_sgd(params, _gradients(params, data, rows), lr, weight_decay)
 
 
 def train(params: Params, data: PreparedData, cfg: TrainConfig, generator: torch.Generator,

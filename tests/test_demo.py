@@ -203,13 +203,13 @@ def small_personas():
                                           ranking.retrieval_data(result), cfg.retrieval.persona_strength, code.l9)
     finally:
         torch.set_num_threads(threads)
-    return shown, result.stages.maps.genres_by_id
+    return shown, result.stages.maps.genres_by_id, result
 
 
 def test_demo_personas_read_like_their_genre(small_personas):
     from course.personas import PERSONAS
 
-    shown, genres_by_id = small_personas
+    shown, genres_by_id, _ = small_personas
     assert set(shown) == {p.name for p in PERSONAS}
     for persona in PERSONAS:
         genres = [set(genres_by_id[m]) for m in shown[persona.name]]
@@ -220,3 +220,17 @@ def test_demo_personas_read_like_their_genre(small_personas):
                                             f"fewer than {PERSONA_MIN_LIKED}")
         assert hated <= PERSONA_MAX_HATED, (f"{persona.name}: {hated} of 10 movies of a hated genre "
                                             f"{persona.disliked_genres} and none loved")
+
+
+def test_the_published_figures_are_what_the_code_computes(small_personas):
+    """docs/figures.md shows a make demo CODE=reference run (tests/test_figures.py): its random
+    split's metrics and its personas' fit are what the code computes today."""
+    from commands import figures
+
+    shown, genres_by_id, result = small_personas
+    published = figures.load_runs(figures.PUBLISHED_DIR)["demo"]
+    random_split = published["ranking"]["random"]
+    assert random_split["held_out_users"] == len(result.task.eval_users)
+    for name, values in result.metrics.items():
+        assert random_split["metrics"][name] == pytest.approx(values, rel=1e-6, abs=1e-9), name
+    assert published["personas"] == demo.persona_fit(shown, genres_by_id)
