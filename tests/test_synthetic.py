@@ -1,6 +1,7 @@
 """Tests of datasets.synthetic: the deterministic MovieLens look-alike every check runs on."""
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -128,6 +129,26 @@ def test_csv_layout_is_movielens(tmp_path, fixture):
     comma = [line for line in movies_lines[1:] if line.count(",") > 2]
     assert comma and all(re.fullmatch(r'\d+,"[^"]+",[^,"]+', line) for line in comma)
     assert '"' not in "".join(line for line in movies_lines[1:] if line.count(",") == 2)
+
+
+# SHA-256 of the fixture's files as `write` gives them, taken before users could choose by
+# taste: every check of the course runs on these files, so they never change (seed 0 is the
+# checks' FIXTURE_SEED).
+FIXTURE_SHA256 = {
+    0: {"ratings.csv": "9e3fa365178995197ae554c58aaced96cd1f464fde7f26ada3095aaec32fab7f",
+        "movies.csv": "016b53012353b1f355d788ab8eec2b00d1c4da60cac9a137e5a4be67f4a731e1"},
+    1: {"ratings.csv": "acc3da74342d7eeff37ff5233f16510dc9d1ab200e542087ab1fbba8b1526293",
+        "movies.csv": "8dbec668311704de135031d8146f020eb985c49fb0e3b846f88fe5ee30986e95"},
+    2: {"ratings.csv": "100f5b9c67d92e1c0301babffe1be2f60d2ff3d4f6cb678df2ad8833a999558c",
+        "movies.csv": "f5674d5f60b7d9f2433d69ebc4b403da7a1c9d0911418e99c7fb2c90e79f8ddf"},
+}
+
+
+@pytest.mark.parametrize("seed", sorted(FIXTURE_SHA256))
+def test_fixture_files_are_byte_identical_to_before(tmp_path, seed):
+    out = write(tmp_path, "fixture", seed=seed)
+    got = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in FIXTURE_SHA256[seed]}
+    assert got == FIXTURE_SHA256[seed]
 
 
 def test_command_line_writes_the_same_files(tmp_path):
