@@ -584,7 +584,7 @@ def _make_users(spec: SyntheticSpec, rng: np.random.Generator, release: np.ndarr
 
 def _unique_sorted(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (np.unique without its hash-table path, faster here)."""
-    values = np.sort(values)
+    values = np.sort(values, kind="stable")   # timsort: the keys come in runs by user
     keep = np.empty(values.size, dtype=bool)
     keep[:1] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
@@ -665,13 +665,13 @@ def _sample_pairs(users_: dict, movies_: dict, rng: np.random.Generator, seeds: 
     popular = _alias_table(popularity)
     # Square-root popularity: what a heavy rater still finds after the popular movies.
     flatter = _alias_table(np.sqrt(popularity))
-    runs = [seeds]                 # sorted, pairwise disjoint; merged once at the end
+    runs = [seeds]                 # sorted, pairwise disjoint
     have = np.bincount(seeds // m, minlength=u)
     user_rows = np.arange(u, dtype=np.int64)
     for round_ in range(2 * popular_rounds + 200):
         deficit = counts - have
         if not deficit.any():
-            return np.sort(np.concatenate(runs))
+            return np.sort(np.concatenate(runs), kind="stable")   # merges the sorted runs
         parts = []
         # Chunk by users so the first (big) round never holds more than ~chunk draws.
         bounds = np.searchsorted(np.cumsum(deficit), np.arange(chunk, deficit.sum(), chunk))
@@ -690,8 +690,12 @@ def _sample_pairs(users_: dict, movies_: dict, rng: np.random.Generator, seeds: 
         for run in runs:
             fresh &= ~_in_sorted(new, run)
         new = new[fresh]
-        runs.append(new)
         have += np.bincount(new // m, minlength=u)
+        runs.append(new)
+        # Merge runs of similar size (timsort merges two sorted runs in one pass): few runs
+        # to search, however many rounds.
+        while len(runs) > 1 and runs[-2].size <= 2 * runs[-1].size:
+            runs[-2:] = [np.sort(np.concatenate(runs[-2:]), kind="stable")]
     raise RuntimeError("could not draw enough distinct movies per user")
 
 
@@ -706,24 +710,28 @@ def _skew_noise(shape: float, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: dict,
                   rng_times: np.random.Generator, rng_noise: np.random.Generator,
-                  rng_dirt: np.random.Generator) -> pd.DataFrame:
+                  rng_dirt: np.random.Generator, step: int = 1 << 20) -> pd.DataFrame:
     m, g = spec.num_movies, len(GENRES)
     n = keys.size
-    user_row = keys // m
-    movie_row = keys - user_row * m
-    del keys
-
-    # Within the user's period, after the release; early in that window more often.
-    first = np.maximum(users["start"][user_row], movies["release"][movie_row])
-    timestamp = first + ((users["end"][user_row] - first) * rng_times.random(n) ** 3).astype(np.int64)
-    del first
-
+    counts = users["counts"]
+    # The keys are sorted by user, and user u has exactly counts[u] of them.
+    user_id = np.repeat(np.arange(1, len(counts) + 1, dtype=np.int64), counts)
+    movie_id = np.empty(n, dtype=np.float64)
     rating = np.empty(n, dtype=np.float64)
+    timestamp = np.empty(n, dtype=np.int64)
     taste_flat = users["taste"].ravel()
     slots, num_genres = movies["slots"], movies["num_genres"]
-    step = 4_000_000
+    # In steps of rows: small temporaries (each random stream is drawn in the same order
+    # as in one piece).
     for lo in range(0, n, step):
-        ur, mr = user_row[lo:lo + step], movie_row[lo:lo + step]
+        hi = min(lo + step, n)
+        ur = user_id[lo:hi] - 1
+        mr = keys[lo:hi] - ur * m
+        # Within the user's period, after the release; early in that window more often.
+        first = np.maximum(users["start"][ur], movies["release"][mr])
+        wait = (users["end"][ur] - first) * rng_times.random(hi - lo) ** 3
+        timestamp[lo:hi] = first + wait.astype(np.int64)
+        del first
         effect = np.zeros(ur.size)
         for k in range(4):
             genre = slots[mr, k]
@@ -733,24 +741,20 @@ def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: di
         effect = np.divide(effect, ng, out=effect, where=ng > 0)
         raw = (spec.global_mean + users["bias"][ur] + movies["quality"][mr] + effect
                + spec.noise_sd * _skew_noise(spec.noise_skew, ur.size, rng_noise))
-        half = users["half"][ur] & (timestamp[lo:lo + step] >= HALF_STARS_SINCE)
-        rating[lo:lo + step] = np.where(half, np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
-                                        np.clip(np.round(raw), 1.0, 5.0))
+        half = users["half"][ur] & (timestamp[lo:hi] >= HALF_STARS_SINCE)
+        rating[lo:hi] = np.where(half, np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
+                                 np.clip(np.round(raw), 1.0, 5.0))
+        movie_id[lo:hi] = movies["movie_ids"][mr]
 
-    movie_id = movies["movie_ids"][movie_row].astype(np.float64)
-    del movie_row
     # The dirt: one NaN rating and one NaN movieId, on rows of users with other ratings.
-    counts = users["counts"]
     dirty: list[int] = []
     while len(dirty) < 2:
         row = int(rng_dirt.integers(0, n))
-        if counts[user_row[row]] >= 3 and row not in dirty:
+        if counts[user_id[row] - 1] >= 3 and row not in dirty:
             dirty.append(row)
     rating[dirty[0]] = np.nan
     movie_id[dirty[1]] = np.nan
-
-    user_row += 1
-    return pd.DataFrame({"userId": user_row, "movieId": movie_id, "rating": rating,
+    return pd.DataFrame({"userId": user_id, "movieId": movie_id, "rating": rating,
                          "timestamp": timestamp}, copy=False)
 
 
