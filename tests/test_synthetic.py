@@ -370,10 +370,117 @@ def test_taste_aware_predictor_beats_movie_means(fixture):
     assert rmse(aware) < rmse(biased) - 0.03
 
 
+# ------------------------------------------------------------------------------ what users watch
+
+def test_fixture_users_watch_by_popularity_alone(fixture):
+    spec, truth = SIZES["fixture"], fixture.truth
+    assert spec.taste_choice_share == spec.cluster_choice_share == 0.0
+    assert truth.num_clusters == 0 and truth.movie_cluster is None
+    prob = truth.choice_probability(truth.user_ids[:5])
+    np.testing.assert_allclose(prob, np.broadcast_to(truth.popularity, prob.shape))
+
+
+@pytest.mark.parametrize("size", ["small", "ml-32m"])
+def test_large_presets_choose_by_taste(size):
+    spec = SIZES[size]
+    assert spec.taste_choice_share > 0 and spec.cluster_choice_share > 0
+    assert spec.taste_choice_share + spec.cluster_choice_share < 1   # the chart keeps a share
+
+
+def test_choice_truth_is_consistent(small):
+    truth, spec = small.truth, SIZES["small"]
+    assert truth.num_clusters == round(spec.num_movies / spec.movies_per_cluster)
+    assert truth.movie_cluster.shape == (spec.num_movies,)
+    assert 0 <= truth.movie_cluster.min() and truth.movie_cluster.max() < truth.num_clusters
+    start, ids = truth.user_cluster_start, truth.user_cluster_ids
+    per_user = np.diff(start)
+    assert start[0] == 0 and start[-1] == ids.size and per_user.min() >= 1
+    assert 0 <= ids.min() and ids.max() < truth.num_clusters
+    # Heavy raters join more clusters than light ones.
+    counts = small.ratings.groupby("userId").size().to_numpy()
+    heavy, light = counts >= np.quantile(counts, 0.9), counts <= np.median(counts)
+    assert per_user[heavy].mean() > 3 * per_user[light].mean()
+    prob = truth.choice_probability(truth.user_ids)
+    assert prob.shape == (spec.num_users, spec.num_movies) and (prob >= 0).all()
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0)
+
+
+def _rows(data):
+    r = _clean(data.ratings)
+    users = r["userId"].to_numpy() - 1
+    movies = np.searchsorted(data.truth.movie_ids, r["movieId"].to_numpy())
+    return users, movies
+
+
+def test_users_watch_their_liked_genres(small):
+    # The share of a user's movies with a liked (disliked) genre, against the chart's share.
+    truth = small.truth
+    users, movies = _rows(small)
+    hot = truth.movie_genres.astype(np.float64)
+
+    def shares(genres):
+        watched = (hot[movies] * genres[users]).sum(axis=1) > 0
+        by_chart = truth.popularity @ ((hot @ genres.T.astype(np.float64)) > 0)   # [U]
+        return watched.mean(), by_chart[users].mean()
+
+    watched, by_chart = shares(truth.liked)
+    assert watched > by_chart + 0.15, (watched, by_chart)
+    # Disliked genres are not sought, so they make up less than on the chart.
+    watched, by_chart = shares(truth.disliked)
+    assert watched < by_chart, (watched, by_chart)
+
+
+def test_users_who_share_a_cluster_watch_the_same_movies(small):
+    truth = small.truth
+    users, movies = _rows(small)
+    start, ids = truth.user_cluster_start, truth.user_cluster_ids
+    member = np.zeros((len(truth.user_ids), truth.num_clusters), dtype=bool)
+    member[np.repeat(np.arange(len(truth.user_ids)), np.diff(start)), ids] = True
+    # Share of ratings that fall in one of the user's clusters, against the chart's share.
+    in_own = member[users, truth.movie_cluster[movies]].mean()
+    mass = np.bincount(truth.movie_cluster, truth.popularity, minlength=truth.num_clusters)
+    expected = (member.astype(np.float64) @ mass)[users].mean()
+    assert in_own > 2 * expected, (in_own, expected)   # measured: 0.49 against 0.21
+
+
+def test_bad_choice_settings_are_refused():
+    base = dict(num_users=10, num_movies=100, num_ratings=100)
+    with pytest.raises(ValueError, match="share"):
+        SyntheticSpec(**base, taste_choice_share=0.6, cluster_choice_share=0.5)
+    with pytest.raises(ValueError, match="share"):
+        SyntheticSpec(**base, taste_choice_share=-0.1)
+    with pytest.raises(ValueError, match="movies_per_cluster"):
+        SyntheticSpec(**base, cluster_choice_share=0.5, movies_per_cluster=0)
+    with pytest.raises(ValueError, match="cluster_taste_share"):
+        SyntheticSpec(**base, cluster_choice_share=0.5, cluster_taste_share=1.5)
+
+
+def test_small_is_deterministic(small):
+    again = generate("small", seed=0)
+    pd.testing.assert_frame_equal(small.ratings, again.ratings)
+    np.testing.assert_array_equal(small.truth.user_cluster_ids, again.truth.user_cluster_ids)
+    assert not small.ratings.equals(generate("small", seed=1).ratings)
+
+
+@pytest.mark.parametrize("shares", [(1.0, 0.0), (0.0, 1.0), (0.3, 0.3)])
+def test_tiny_specs_choosing_by_taste_keep_their_shape(shares):
+    # Few movies: some genres and clusters have none (their draws go to the chart).
+    spec = SyntheticSpec(num_users=40, num_movies=30, num_ratings=400, taste_choice_share=shares[0],
+                         cluster_choice_share=shares[1], movies_per_cluster=3)
+    data = generate(spec, seed=0)
+    r = data.ratings
+    assert len(r) == 400 and r["userId"].nunique() == 40
+    assert r["rating"].isna().sum() == 1 and r["movieId"].isna().sum() == 1
+    assert not r.dropna(subset=["movieId"]).duplicated(["userId", "movieId"]).any()
+    np.testing.assert_allclose(data.truth.choice_probability(data.truth.user_ids).sum(axis=1), 1.0)
+
+
 # ------------------------------------------------------------------------------ scale
 
-def test_million_ratings_scale():
-    spec = SyntheticSpec(num_users=8_000, num_movies=20_000, num_ratings=1_000_000)
+@pytest.mark.parametrize("by_taste", [False, True])
+def test_million_ratings_scale(by_taste):
+    spec = SyntheticSpec(num_users=8_000, num_movies=20_000, num_ratings=1_000_000,
+                         taste_choice_share=0.2 * by_taste, cluster_choice_share=0.5 * by_taste)
     data = generate(spec, seed=0)
     r = data.ratings
     assert len(r) == 1_000_000 and r["userId"].nunique() == 8_000
