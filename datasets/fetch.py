@@ -6,6 +6,21 @@
 An install lands in ``<data_dir>/<name>/`` and is complete only once ``.manifest.json``
 is there: the manifest is written last, inside a staging folder that is then renamed into
 place, so an interrupted or failed run never leaves a half-installed dataset behind.
+
+A source may also be a *stand-in manifest* (``SOURCE=path/stand-in.json``): a JSON file that
+names a project-made archive or folder in a dataset's layout and the facts to check it
+against instead of the published ones, so the tests install a small ML-32M look-alike through
+``make data`` exactly as a user installs the real one:
+
+    {"stand_in_for": "ml-32m", "source": "ml-32m.zip", "archive_md5": "<its MD5>",
+     "rows": {"ratings.csv": 19998, "movies.csv": 400, "links.csv": 400, "tags.csv": 30}}
+
+Only the facts that differ by size are stated: the archive's MD5 (for an archive) and each
+CSV's number of rows; the files, their headers and the layout stay ML-32M's, and the same
+checks run. Nothing else selects those facts (no setting, no file inside a source), so a
+truncated, placeholder or different copy of the real dataset is checked against the
+published facts as always; and the install records that it is a stand-in, so ``--verify``,
+``--list`` and a later plain ``make data`` never take it for the published dataset.
 """
 from __future__ import annotations
 
@@ -45,8 +60,9 @@ DATASETS: dict[str, dict] = {
     "ml-32m": {
         # No per-file sums. A download is checked against the archive MD5 GroupLens
         # publishes at <url>.md5; a local archive against that same published MD5 (below);
-        # a local folder by its contents: each CSV's header and exact number of rows, the
-        # counts of ML-32M's README (a placeholder or truncated file cannot pass).
+        # every source by its contents: each CSV's header and exact number of rows, the
+        # counts of ML-32M's README (a placeholder or truncated file cannot pass), and each
+        # CSV's MD5 against the checksums.txt GroupLens ships beside them, where there is one.
         "url": f"{DEFAULT_BASE_URL}/ml-32m.zip",
         "archive_md5": "d472be332d4daa821edc399621853b57",
         "files": dict.fromkeys(["ratings.csv", "movies.csv", "links.csv", "tags.csv", "README.txt"]),
@@ -110,12 +126,12 @@ def count_rows(path: Path) -> tuple[bytes, int]:
     return header.rstrip(b"\r\n"), newlines + (last != b"\n")
 
 
-def _check_contents(dataset: str, folder: Path, source: str) -> None:
+def _check_contents(dataset: str, folder: Path, source: str, facts: dict) -> None:
     """Each CSV of ``folder`` has the dataset's header and exact number of rows, and no
     expected file is empty; raise :class:`DatasetError` naming every difference."""
-    expected = DATASETS[dataset].get("contents", {})
+    expected = facts.get("contents", {})
     problems = []
-    for name in DATASETS[dataset]["files"]:
+    for name in facts["files"]:
         path = folder / name
         if path.stat().st_size == 0:
             problems.append(f"{name} is empty")
@@ -132,8 +148,9 @@ def _check_contents(dataset: str, folder: Path, source: str) -> None:
                            "(placeholder, truncated or different files?). Nothing was installed.")
 
 
-def _problems(dataset: str, folder: Path) -> list[str]:
-    """Why ``folder`` is not a complete, verified install of ``dataset`` (empty list: it is)."""
+def _problems(dataset: str, folder: Path, stand_in: dict | None = None) -> list[str]:
+    """Why ``folder`` is not a complete, verified install of ``dataset`` (empty list: it is):
+    of the published dataset, or of the stand-in ``stand_in`` (its record) when given."""
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         recorded = manifest["files"]
@@ -142,6 +159,12 @@ def _problems(dataset: str, folder: Path) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return [f"{folder / MANIFEST} is unreadable ({exc})"]
     problems = []
+    was = manifest.get("stand_in")
+    if was and (not stand_in or was.get("sha256") != stand_in["sha256"]):
+        problems.append(f"{folder} holds a project-made stand-in (installed from {was.get('manifest')}), "
+                        f"not the published {dataset}")
+    elif stand_in and not was:
+        problems.append(f"{folder} holds the published {dataset}, not the stand-in {stand_in['manifest']}")
     for name, published in DATASETS[dataset]["files"].items():
         path = folder / name
         if not path.is_file():
@@ -199,44 +222,80 @@ def _download(dataset: str, url: str, dest: Path, quiet: bool) -> None:
                            "the download is corrupt; nothing was installed.")
 
 
-def _extract(dataset: str, archive: Path, staging: Path, source: str) -> None:
-    """Copy the required files out of a zip (top folder ``<name>/`` or files at the root)."""
+#: The MD5 list GroupLens ships beside ML-32M's files; read if present, never installed.
+CHECKSUMS = "checksums.txt"
+
+
+def _extract(dataset: str, archive: Path, staging: Path, source: str, facts: dict) -> str | None:
+    """Copy the required files out of a zip (top folder ``<name>/`` or files at the root);
+    return the text of its checksums.txt, if it has one."""
     try:
         with zipfile.ZipFile(archive) as zf:
             members = set(zf.namelist())
-            wanted = {}
-            for name in DATASETS[dataset]["files"]:
-                member = next((m for m in (f"{dataset}/{name}", name) if m in members), None)
-                if member:
-                    wanted[name] = member
-            _require(dataset, wanted, source)
-            for name, member in wanted.items():
+
+            def member(name):
+                return next((m for m in (f"{dataset}/{name}", name) if m in members), None)
+            wanted = {name: member(name) for name in facts["files"] if member(name)}
+            _require(dataset, wanted, source, facts)
+            for name, path in wanted.items():
                 # Reading each member to the end makes zipfile check its CRC.
-                with zf.open(member) as src, open(staging / name, "wb") as dst:
+                with zf.open(path) as src, open(staging / name, "wb") as dst:
                     shutil.copyfileobj(src, dst, CHUNK)
+            listed = member(CHECKSUMS)
+            return zf.read(listed).decode("utf-8", "replace") if listed else None
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise DatasetError(f"{source} is not a complete zip archive (truncated download?): {exc}. "
                            "Nothing was installed.") from exc
 
 
-def _copy_folder(dataset: str, folder: Path, staging: Path, source: str) -> None:
-    found = {name: name for name in DATASETS[dataset]["files"] if (folder / name).is_file()}
-    _require(dataset, found, source)
+def _copy_folder(dataset: str, folder: Path, staging: Path, source: str, facts: dict) -> str | None:
+    """Copy the required files out of a folder; return the text of its checksums.txt, if any."""
+    found = {name: name for name in facts["files"] if (folder / name).is_file()}
+    _require(dataset, found, source, facts)
     for name in found:
         shutil.copyfile(folder / name, staging / name)  # copyfile: not the source's read-only mode
+    listed = folder / CHECKSUMS
+    return listed.read_text(encoding="utf-8", errors="replace") if listed.is_file() else None
 
 
-def _require(dataset: str, found: dict, source: str) -> None:
-    missing = [name for name in DATASETS[dataset]["files"] if name not in found]
+def _require(dataset: str, found: dict, source: str, facts: dict) -> None:
+    missing = [name for name in facts["files"] if name not in found]
     if missing:
         raise DatasetError(f"{source} lacks {', '.join(missing)} (a copy of {dataset} needs "
-                           f"{', '.join(DATASETS[dataset]['files'])}); nothing was installed.")
+                           f"{', '.join(facts['files'])}); nothing was installed.")
 
 
-def _hash_staged(dataset: str, staging: Path, source: str) -> dict[str, str]:
+def parse_checksums(text: str) -> dict[str, str]:
+    """``{file name: MD5}`` from an MD5 list, as ``md5sum`` writes it ("<md5>  name") or as
+    BSD ``md5`` does ("MD5 (name) = <md5>"); lines in neither form are skipped."""
+    sums = {}
+    for line in text.splitlines():
+        bsd = re.fullmatch(r"\s*MD5\s*\((.+)\)\s*=\s*([0-9a-fA-F]{32})\s*", line)
+        gnu = re.fullmatch(r"\s*([0-9a-fA-F]{32})\s+\*?(.+?)\s*", line)
+        if bsd:
+            name, md5 = bsd.groups()
+        elif gnu:
+            md5, name = gnu.groups()
+        else:
+            continue
+        sums[Path(name.strip()).name] = md5.lower()
+    return sums
+
+
+def _check_checksums(staging: Path, text: str, source: str) -> None:
+    """Every staged file that ``text`` (a checksums.txt) lists has the MD5 it lists."""
+    listed = parse_checksums(text)
+    wrong = [name for name in sorted(set(listed) & {p.name for p in staging.iterdir()})
+             if _md5(staging / name) != listed[name]]
+    if wrong:
+        raise DatasetError(f"{', '.join(wrong)} from {source} {'does' if len(wrong) == 1 else 'do'} not "
+                           f"match the MD5 in its {CHECKSUMS} (corrupt copy?); nothing was installed.")
+
+
+def _hash_staged(dataset: str, staging: Path, source: str, facts: dict) -> dict[str, str]:
     """SHA-256 of every staged file, checked against the published sums where there are any."""
     sums = {}
-    for name, published in DATASETS[dataset]["files"].items():
+    for name, published in facts["files"].items():
         sums[name] = actual = _sha256(staging / name)
         if published and actual != published:
             raise DatasetError(
@@ -246,12 +305,58 @@ def _hash_staged(dataset: str, staging: Path, source: str) -> dict[str, str]:
     return sums
 
 
+def read_stand_in(dataset: str, path: Path) -> tuple[Path, dict, dict]:
+    """``(source, facts, record)`` of a stand-in manifest (the module docstring): the archive
+    or folder it names, the dataset's facts with its sizes in place of the published ones, and
+    what the install records about it. Raise :class:`DatasetError` unless every fact that
+    differs by size is stated, and nothing else."""
+    where = str(path.resolve())
+    try:
+        stated = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{where} is not a readable stand-in manifest ({exc}); "
+                           "nothing was installed.") from exc
+    published = DATASETS[dataset]
+    problems = []
+    if not isinstance(stated, dict) or stated.get("stand_in_for") != dataset:
+        raise DatasetError(f"{where} is not a stand-in manifest for {dataset} (its \"stand_in_for\" must be "
+                           f"{dataset!r}); nothing was installed.")
+    if any(published["files"].values()) or "contents" not in published:
+        raise DatasetError(f"{dataset} is checked against its published SHA-256 sums, which no stand-in can "
+                           "replace; nothing was installed.")
+    rows = stated.get("rows")
+    counted = published["contents"]
+    if not isinstance(rows, dict) or set(rows) != set(counted) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in rows.values()):
+        problems.append(f"\"rows\" must give the number of rows of each of {', '.join(counted)}")
+    unknown = set(stated) - {"stand_in_for", "source", "archive_md5", "rows", "note"}
+    if unknown:
+        problems.append(f"it states {', '.join(sorted(unknown))}, which a stand-in cannot change")
+    source = path.parent / str(stated.get("source", ""))
+    if not stated.get("source") or not source.exists():
+        problems.append(f"its \"source\" {stated.get('source')!r} is not an archive or folder beside it")
+    elif source.is_file() and not re.fullmatch(r"[0-9a-f]{32}", str(stated.get("archive_md5", ""))):
+        problems.append("a stand-in archive needs its \"archive_md5\" (32 lowercase hex digits)")
+    if problems:
+        raise DatasetError(f"{where} is not a usable stand-in manifest for {dataset}: {'; '.join(problems)}. "
+                           "Nothing was installed.")
+    facts = dict(published, contents={name: (header, rows[name]) for name, (header, _) in counted.items()})
+    if source.is_file():
+        facts["archive_md5"] = stated["archive_md5"]
+    else:
+        facts.pop("archive_md5", None)       # a folder is checked by its contents alone
+    record = {"manifest": where, "sha256": _sha256(path), "source": str(source.resolve()),
+              "archive_md5": stated.get("archive_md5") if source.is_file() else None, "rows": rows}
+    return source, facts, record
+
+
 def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
             data_dir: Path | None = None, quiet: bool = False, *, force: bool = False) -> Path:
     """Install ``dataset`` into ``<data_dir>/<dataset>/`` and return that folder.
 
-    ``source`` (else ``$DATA_SOURCE``) is a local zip or unpacked folder; without one the
-    archive is downloaded. A verified install is left alone unless ``force``.
+    ``source`` (else ``$DATA_SOURCE``) is a local zip or unpacked folder, or a stand-in
+    manifest (a ``.json`` file, the module docstring); without one the archive is downloaded.
+    A verified install is left alone unless ``force``.
     """
     if dataset not in DATASETS:
         raise DatasetError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}.")
@@ -259,9 +364,16 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     source = source or environment("DATA_SOURCE")
     final = data_dir / dataset
+    facts, stand_in = DATASETS[dataset], None
+    if source and (given := Path(source).expanduser()).suffix.lower() == ".json" and given.is_file():
+        src, facts, stand_in = read_stand_in(dataset, given)   # checked against what it states
+        source = str(src)
 
     if final.exists() and not force:
-        problems = _problems(dataset, final)
+        if stand_in and not _problems(dataset, final):
+            raise DatasetError(f"{final} holds the verified, published {dataset}: a stand-in does not "
+                               "replace it (--force to do so); nothing was installed.")
+        problems = _problems(dataset, final, stand_in)
         if not problems:
             say(f"{dataset} is already installed and verified at {final}")
             return final
@@ -280,15 +392,17 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
             src = Path(source).expanduser()
             origin = str(src.resolve())
             if src.is_dir():
-                _copy_folder(dataset, src, staging, origin)
+                checksums = _copy_folder(dataset, src, staging, origin, facts)
             elif src.is_file():
-                official = DATASETS[dataset].get("archive_md5")
-                if official and _md5(src) != official:
+                expected = facts.get("archive_md5")
+                if expected and (actual := _md5(src)) != expected:
+                    whose = (f"the MD5 its stand-in manifest states ({expected})" if stand_in else
+                             f"the MD5 GroupLens publishes for {dataset}.zip ({expected})")
                     raise DatasetError(
-                        f"{origin} has MD5 {_md5(src)}, not the MD5 GroupLens publishes for {dataset}.zip "
-                        f"({official}): it is corrupt, truncated or a different archive; nothing was "
-                        f"installed. (An unpacked folder is checked by its contents instead.)")
-                _extract(dataset, src, staging, origin)
+                        f"{origin} has MD5 {actual}, not {whose}: it is corrupt, truncated or a different "
+                        f"archive; nothing was installed. (An unpacked folder is checked by its contents "
+                        f"instead.)")
+                checksums = _extract(dataset, src, staging, origin, facts)
             else:
                 raise DatasetError(f"source {source} does not exist (expected a {dataset} "
                                    "zip or an unpacked folder).")
@@ -300,20 +414,26 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
             part = Path(name)
             say(f"Downloading {origin}")
             _download(dataset, origin, part, quiet)
-            _extract(dataset, part, staging, origin)
+            checksums = _extract(dataset, part, staging, origin, facts)
 
-        sums = _hash_staged(dataset, staging, origin)
-        if source and src.is_dir() and "contents" in DATASETS[dataset]:
-            _check_contents(dataset, staging, origin)
+        sums = _hash_staged(dataset, staging, origin, facts)
+        # Every source by its contents (an archive with the right MD5 always passes; a folder
+        # has no MD5), and by the checksums.txt that came with it.
+        if "contents" in facts:
+            _check_contents(dataset, staging, origin, facts)
+        if checksums:
+            _check_checksums(staging, checksums, origin)
         # Verified: against per-file sums, against the archive MD5 (a download, or a local
         # archive where the dataset has a published one), or by the folder's contents.
-        verified = (None not in DATASETS[dataset]["files"].values() or not source
-                    or "archive_md5" in DATASETS[dataset] or "contents" in DATASETS[dataset])
+        verified = (None not in facts["files"].values() or not source
+                    or "archive_md5" in facts or "contents" in facts)
         if not verified:
             say(f"note: the course publishes no per-file sums for {dataset}; recorded the files' "
                 "SHA-256 in the manifest without checking them.")
         # The manifest is the last file written: its presence marks a complete install.
         manifest = {"dataset": dataset, "files": sums, "source": origin}
+        if stand_in:
+            manifest["stand_in"] = stand_in
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
 
         # Swap in the new copy. A directory rename cannot replace a non-empty directory, so
@@ -337,7 +457,11 @@ def install(dataset: str = DEFAULT_DATASET, source: str | None = None,
         shutil.rmtree(staging, ignore_errors=True)
         if part:
             part.unlink(missing_ok=True)
-    say(f"{dataset} installed{' and verified' if verified else ''} at {final}")
+    if stand_in:
+        say(f"{dataset} stand-in installed and verified against {stand_in['manifest']} at {final} "
+            f"(project-made, not the published {dataset})")
+    else:
+        say(f"{dataset} installed{' and verified' if verified else ''} at {final}")
     return final
 
 
@@ -359,8 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m datasets.fetch",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default=DEFAULT_DATASET, choices=list(DATASETS))
-    parser.add_argument("--source", help="local GroupLens zip or unpacked folder "
-                        "(default: $DATA_SOURCE, else download)")
+    parser.add_argument("--source", help="local GroupLens zip or unpacked folder, or a stand-in "
+                        "manifest (.json, see the module docstring) (default: $DATA_SOURCE, else download)")
     parser.add_argument("--data-dir", type=Path, help="where datasets are installed "
                         "(default: $COURSE_DATA_DIR, else datasets/data)")
     parser.add_argument("--force", action="store_true",

@@ -22,13 +22,32 @@ How it is made (``truth`` holds every planted quantity):
   handful of ratings), with a flatter head so that on ML-sized data the top movie is rated
   by about half of the users; movies out for longer tend to get the high ranks;
 - activity: log-normal ratings per user with a share of users with 1-5 ratings; each user
-  draws that many distinct movies by popularity, over a personal period (a start date
-  and a span, one sitting for some users); no movie is rated before its release year;
+  draws that many distinct movies (below), over a personal period (a start date and a
+  span, one sitting for some users); no movie is rated before its release year;
+- what a user watches: in the ``fixture`` (``taste_choice_share`` and
+  ``cluster_choice_share`` 0), every draw follows the popularity chart alone. In ``small``
+  and ``ml-32m`` users choose by taste, so that ranking a user's movies means more than
+  repeating the chart. Each draw goes, with the spec's shares (20 %, 50 % and the
+  remaining 30 % there):
+    * to one of the user's liked genres (in turn), then a movie of that genre by popularity;
+    * to one of the user's taste clusters (in turn), then a movie of that cluster by
+      popularity. Clusters are the co-watching structure: about ``movies_per_cluster``
+      movies each, every movie in one, found through its first genre (a cluster has a
+      signature genre). A user joins 1 to ``max_clusters_per_user`` clusters, most of them
+      through a liked genre, and heavy raters one more per ``draws_per_cluster`` of their
+      cluster draws, so people who share a cluster watch the same movies, beyond genre;
+    * to the chart (every movie by popularity).
+  ``truth.choice_probability`` gives, for any users, the chance of each movie on one draw:
+  ranked by it (times the chance of liking the movie), held-out users' liked movies come
+  out far above the chart (tests/test_synthetic.py measures it under the course's ranking
+  protocol);
 - rating = global mean + user bias + movie quality + the mean of the user's genre tastes
   over the movie's genres + skewed noise (a longer low tail), rounded to whole stars before
   MovieLens
   introduced half stars (2003-02-12) and for the users who never use them, else to half
-  stars, and clipped to 0.5..5.0. Each user likes a few genres and dislikes a few.
+  stars, and clipped to 0.5..5.0. Each user likes a few genres and dislikes a few. Users
+  who choose by taste watch more of what they like, so those presets have a lower global
+  mean for the same average rating.
 
 Only ``numpy.random.Generator(PCG64)`` streams derived from the seed are used, so a size
 and seed always give the same tables and byte-identical CSV files.
@@ -108,6 +127,20 @@ class SyntheticSpec:
     # Range of release years.
     first_year: int = 1902
     last_year: int = 2018
+    # What users choose to watch (the module docstring). Both shares 0: every draw follows
+    # the popularity chart alone (the fixture, whose files never change). Otherwise a draw
+    # comes from one of the user's liked genres with probability taste_choice_share, from
+    # one of the user's taste clusters with probability cluster_choice_share, else from the
+    # chart; within a genre or a cluster a movie is drawn by popularity.
+    taste_choice_share: float = 0.0
+    cluster_choice_share: float = 0.0
+    movies_per_cluster: int = 200
+    max_clusters_per_user: int = 4
+    # Heavy raters join more clusters: at least one per this many of their cluster draws.
+    draws_per_cluster: int = 10
+    # Share of a user's clusters found through one of their liked genres (the rest through
+    # any genre, weighted like the catalogue's genres).
+    cluster_taste_share: float = 0.8
 
     def __post_init__(self) -> None:
         if min(self.num_users, self.num_movies) < 2:
@@ -120,6 +153,15 @@ class SyntheticSpec:
                 f"num_ratings={self.num_ratings} must lie in [{6 * self.num_users}, "
                 f"{cap * self.num_users}] for {self.num_users} users and {self.num_movies} "
                 f"movies (max_user_share={self.max_user_share})")
+        shares = (self.taste_choice_share, self.cluster_choice_share)
+        if min(shares) < 0.0 or sum(shares) > 1.0:
+            raise ValueError("taste_choice_share and cluster_choice_share must be >= 0 and sum "
+                             "to at most 1")
+        if min(self.movies_per_cluster, self.max_clusters_per_user, self.draws_per_cluster) < 1:
+            raise ValueError("movies_per_cluster, max_clusters_per_user and draws_per_cluster "
+                             "must be at least 1")
+        if not 0.0 <= self.cluster_taste_share <= 1.0:
+            raise ValueError("cluster_taste_share must be in [0, 1]")
         if self.first_timestamp >= self.last_timestamp or self.first_year > self.last_year:
             raise ValueError("empty timestamp or year range")
         last = np.datetime64(self.last_timestamp - 30 * 86400, "s").astype("datetime64[Y]")
@@ -142,14 +184,16 @@ SIZES: dict[str, SyntheticSpec] = {
     # ml-latest-small: 610 users, 9,742 movies (18 never rated), 100,836 ratings.
     "small": SyntheticSpec(num_users=610, num_movies=9_742, num_ratings=100_836,
                            max_user_share=0.3, popularity_sigma=2.2, head_slope=0.5,
-                           rated_movie_share=0.998, global_mean=3.27),
+                           rated_movie_share=0.998, global_mean=3.12,
+                           taste_choice_share=0.2, cluster_choice_share=0.5),
     # ML-32M: 200,948 users, 87,585 movies (84,432 rated), 32,000,204 ratings, from
     # 1995-01-09 to 2023-10-13.
     "ml-32m": SyntheticSpec(num_users=200_948, num_movies=87_585, num_ratings=32_000_204,
-                            max_user_share=0.35, popularity_sigma=2.8, head_slope=0.65,
-                            rated_movie_share=0.964, no_genres_share=0.02, global_mean=3.2,
+                            max_user_share=0.35, popularity_sigma=2.8, head_slope=0.75,
+                            rated_movie_share=0.964, no_genres_share=0.02, global_mean=2.95,
                             first_timestamp=789652009, last_timestamp=1697164147,
-                            first_year=1874, last_year=2023),
+                            first_year=1874, last_year=2023, taste_choice_share=0.2,
+                            cluster_choice_share=0.5),
 }
 
 
@@ -167,10 +211,18 @@ class SyntheticTruth:
     movie_ids: np.ndarray       # int64 [M]
     movie_genres: np.ndarray    # float32 [M, G] multi-hot (all zeros: no genres listed)
     movie_quality: np.ndarray   # float64 [M]
-    popularity: np.ndarray      # float64 [M], sums to 1: the chance of each draw
+    popularity: np.ndarray      # float64 [M], sums to 1: the chance of each draw from the chart
     year: np.ndarray            # int64 [M]
     global_mean: float
     noise_sd: float
+    # How users chose what they watch (shares 0: the chart alone, and no clusters).
+    taste_choice_share: float = 0.0
+    cluster_choice_share: float = 0.0
+    num_clusters: int = 0
+    movie_cluster: np.ndarray | None = None   # int64 [M]: each movie's taste cluster
+    # User row r's clusters: user_cluster_ids[user_cluster_start[r]:user_cluster_start[r + 1]].
+    user_cluster_start: np.ndarray | None = None  # int64 [U + 1]
+    user_cluster_ids: np.ndarray | None = None    # int64
 
     def genre_effect(self, user_rows: np.ndarray, movie_rows: np.ndarray) -> np.ndarray:
         """Mean taste of each user over the genres of the paired movie (0 without genres)."""
@@ -178,6 +230,39 @@ class SyntheticTruth:
         n = g.sum(axis=1)
         total = (self.taste[user_rows] * g).sum(axis=1)
         return np.divide(total, n, out=np.zeros_like(total), where=n > 0)
+
+    def choice_probability(self, user_ids) -> np.ndarray:
+        """float64 [len(user_ids), M]: the chance that one draw of each user picks each movie
+        (columns follow ``movie_ids``). The generator draws until a user has their number of
+        distinct movies, and never a movie released after the user's period: the ranking of
+        a row, not its exact values, is what the planted structure says. Dense: at ML-32M
+        size, a few hundred users at a time."""
+        rows = np.searchsorted(self.user_ids, np.asarray(user_ids, dtype=np.int64))
+        n, g = len(rows), len(self.genres)
+        hot = self.movie_genres.astype(bool)
+        if self.num_clusters:
+            cluster_size = np.bincount(self.movie_cluster, minlength=self.num_clusters)
+            start, ids = self.user_cluster_start, self.user_cluster_ids
+        else:
+            cluster_size = ids = np.zeros(0, dtype=np.int64)
+            start = np.zeros(len(self.user_ids) + 1, dtype=np.int64)
+        cells = _choice_cells(self.liked[rows], start[rows], start[rows + 1] - start[rows], ids,
+                              hot.sum(axis=0), cluster_size, self.taste_choice_share,
+                              self.cluster_choice_share)
+        # How often each user's draw goes to each group (0: the chart, then genres, clusters).
+        groups = np.zeros((n, 1 + g + len(cluster_size)))
+        np.add.at(groups, (np.arange(n)[:, None], cells), 1.0 / cells.shape[1])
+        prob = groups[:, :1] * self.popularity[None, :]
+        # Within a group, a movie's chance is its share of the group's popularity.
+        in_genre = hot * self.popularity[:, None]                        # [M, G]
+        mass = in_genre.sum(axis=0)
+        has = mass > 0
+        prob += (groups[:, 1:1 + g][:, has] / mass[has]) @ in_genre[:, has].T
+        if self.num_clusters:
+            mass = np.bincount(self.movie_cluster, self.popularity, minlength=self.num_clusters)
+            prob += (groups[:, 1 + g:][:, self.movie_cluster]
+                     * (self.popularity / mass[self.movie_cluster])[None, :])
+        return prob
 
     def expected_rating(self, user_ids, movie_ids) -> np.ndarray:
         """The noise-free, unrounded rating of each (userId, movieId) pair."""
@@ -217,13 +302,15 @@ def generate(size: str | SyntheticSpec = "fixture", seed: int = 0) -> SyntheticM
     streams = [np.random.Generator(np.random.PCG64(s))
                for s in np.random.SeedSequence(int(seed)).spawn(8)]
     # One stream per part (and a spare), so a change in one part never shifts the others.
-    rng_movies, rng_titles, rng_users, rng_pairs, rng_times, rng_noise, rng_dirt, _ = streams
+    (rng_movies, rng_titles, rng_users, rng_pairs, rng_times, rng_noise, rng_dirt,
+     rng_choice) = streams
 
     movies_part = _make_movies(spec, rng_movies)
     titles = _make_titles(spec, rng_titles, movies_part["year"], movies_part["primary_genre"])
     users = _make_users(spec, rng_users, movies_part["release"])
+    choice = _make_choice(spec, rng_choice, users, movies_part) if _by_taste(spec) else None
     seeds = _seed_pairs(spec, users, movies_part["release"], rng_pairs)
-    keys = _sample_pairs(users, movies_part, rng_pairs, seeds)
+    keys = _sample_pairs(users, movies_part, rng_pairs, seeds, choice)
     ratings = _make_ratings(spec, keys, users, movies_part, rng_times, rng_noise, rng_dirt)
 
     genres_col = _genre_strings(movies_part["genre_matrix"])
@@ -239,6 +326,12 @@ def generate(size: str | SyntheticSpec = "fixture", seed: int = 0) -> SyntheticM
         movie_ids=movies_part["movie_ids"], movie_genres=movies_part["genre_matrix"],
         movie_quality=movies_part["quality"], popularity=movies_part["popularity"],
         year=movies_part["year"], global_mean=spec.global_mean, noise_sd=spec.noise_sd,
+        **(dict(taste_choice_share=spec.taste_choice_share,
+                cluster_choice_share=spec.cluster_choice_share,
+                num_clusters=choice["num_clusters"], movie_cluster=choice["movie_cluster"],
+                user_cluster_start=choice["cluster_start"],
+                user_cluster_ids=choice["cluster_ids"])
+           if choice else {}),
     )
     return SyntheticMovieLens(ratings=ratings, movies=movies, truth=truth, spec=spec, seed=int(seed))
 
@@ -584,7 +677,7 @@ def _make_users(spec: SyntheticSpec, rng: np.random.Generator, release: np.ndarr
 
 def _unique_sorted(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (np.unique without its hash-table path, faster here)."""
-    values = np.sort(values)
+    values = np.sort(values, kind="stable")   # timsort: the keys come in runs by user
     keep = np.empty(values.size, dtype=bool)
     keep[:1] = True
     np.not_equal(values[1:], values[:-1], out=keep[1:])
@@ -646,16 +739,178 @@ def _draw(table: tuple[np.ndarray, np.ndarray], size: int, rng: np.random.Genera
     return np.where(x - idx < prob[idx], idx, alias[idx])
 
 
+def _by_taste(spec: SyntheticSpec) -> bool:
+    """Whether users choose their movies by taste (else by popularity alone)."""
+    return spec.taste_choice_share > 0.0 or spec.cluster_choice_share > 0.0
+
+
+#: A user's draw is one of this many equally likely cells, each naming a group of movies
+#: (the shares are rounded to multiples of 1/120). The presets' 24 genre cells and 60
+#: cluster cells split evenly between any 1-3 liked genres and 1-6 clusters.
+_CHOICE_CELLS = 120
+
+
+def _choice_cells(liked: np.ndarray, cluster_first: np.ndarray, cluster_count: np.ndarray,
+                  cluster_ids: np.ndarray, genre_size: np.ndarray, cluster_size: np.ndarray,
+                  share_genre: float, share_cluster: float, block: int = 8192) -> np.ndarray:
+    """[U, _CHOICE_CELLS] integers: the group each cell of each user's draw goes to.
+
+    Group 0 is the chart (the whole catalogue), 1 + g the genre g, 1 + G + c the cluster c.
+    The first cells go to the chart, the next ``share_genre`` of them to the user's liked
+    genres in turn, the last ``share_cluster`` to the user's clusters in turn (user i's are
+    ``cluster_ids[cluster_first[i]:cluster_first[i] + cluster_count[i]]``; a user has at
+    most as many as there are cluster cells). A genre or cluster without movies gives its
+    cells to the chart. Built in blocks of users: small temporaries.
+    """
+    u, g = liked.shape
+    n_genre = int(round(share_genre * _CHOICE_CELLS))
+    n_cluster = int(round(share_cluster * _CHOICE_CELLS))
+    n_chart = _CHOICE_CELLS - n_genre - n_cluster
+    num_groups = 1 + g + len(cluster_size)
+    cells = np.zeros((u, _CHOICE_CELLS), dtype=np.int16 if num_groups < 1 << 15 else np.int32)
+    # Group of each genre and cluster (0, the chart, where it has no movies).
+    genre_group = np.where(genre_size > 0, 1 + np.arange(g), 0)
+    cluster_group = np.where(cluster_size > 0, 1 + g + np.arange(len(cluster_size)), 0)
+    # turn[n, j] = j % n: which of n liked genres or clusters cell j goes to.
+    width = max(n_genre, n_cluster, 1)
+    turn = np.arange(width)[None, :] % np.maximum(np.arange(width + 1), 1)[:, None]
+    for lo in range(0, u, block):
+        hi = min(lo + block, u)
+        if n_genre:
+            part = liked[lo:hi]
+            liked_genres = np.argsort(~part, axis=1, kind="stable")      # liked ones first
+            num_liked = np.clip(part.sum(axis=1), 1, width)
+            genre = np.take_along_axis(liked_genres, turn[num_liked, :n_genre], axis=1)
+            cells[lo:hi, n_chart:n_chart + n_genre] = genre_group[genre]
+        if n_cluster and cluster_ids.size:
+            num = np.clip(cluster_count[lo:hi], 1, width)
+            cluster = cluster_ids[cluster_first[lo:hi, None] + turn[num, :n_cluster]]
+            cells[lo:hi, _CHOICE_CELLS - n_cluster:] = cluster_group[cluster]
+    return cells
+
+
+def _pick_in_genre(genre: np.ndarray, r: np.ndarray, sorted_ids: np.ndarray,
+                   starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """For each ``genre`` (-1: none) one of its ids (``sorted_ids[starts[g]:starts[g] +
+    counts[g]]``) chosen by ``r`` in [0, 1); any id where the genre has none."""
+    g = np.maximum(genre, 0)
+    n = counts[g]
+    inside = starts[g] + np.minimum((r * n).astype(np.int64), np.maximum(n - 1, 0))
+    anywhere = np.minimum((r * sorted_ids.size).astype(np.int64), sorted_ids.size - 1)
+    return sorted_ids[np.where((genre >= 0) & (n > 0), inside, anywhere)]
+
+
+def _make_choice(spec: SyntheticSpec, rng: np.random.Generator, users: dict, movies: dict) -> dict:
+    """The planted structure of what users watch: taste clusters, each user's clusters, and
+    the tables a draw reads.
+
+    Every movie belongs to one cluster, found through its first genre; every user joins a
+    few clusters, most of them through one of their liked genres.
+    """
+    m, u, g = spec.num_movies, spec.num_users, len(GENRES)
+    genre_p = _GENRE_WEIGHTS / _GENRE_WEIGHTS.sum()
+    k = max(1, int(round(m / spec.movies_per_cluster)))
+    # Each cluster has a signature genre: every genre one cluster first (where k allows).
+    signature = np.empty(k, dtype=np.int64)
+    first = min(k, g)
+    signature[:first] = rng.permutation(g)[:first]
+    signature[first:] = rng.choice(g, size=k - first, p=genre_p)
+    by_signature = np.argsort(signature, kind="stable")
+    count = np.bincount(signature, minlength=g)
+    start = np.cumsum(count) - count
+    movie_cluster = _pick_in_genre(movies["primary_genre"], rng.random(m), by_signature, start,
+                                   count)
+
+    # Each user's clusters: 1..max_clusters_per_user, and at least one per draws_per_cluster
+    # of their cluster draws (no more than their cluster cells); each found through one of
+    # their liked genres (cluster_taste_share of them) or any genre.
+    liked = users["liked"]
+    liked_genres = np.argsort(~liked, axis=1, kind="stable")   # the 1 to 3 liked ones first
+    num_liked = liked.sum(axis=1)
+    cluster_cells = max(1, int(round(spec.cluster_choice_share * _CHOICE_CELLS)))
+    wanted = np.ceil(spec.cluster_choice_share * users["counts"] / spec.draws_per_cluster)
+    num_clusters = np.minimum(np.maximum(rng.integers(1, spec.max_clusters_per_user + 1, size=u),
+                                         wanted.astype(np.int64)), cluster_cells)
+    owner = np.repeat(np.arange(u), num_clusters)
+    slot = np.minimum((rng.random(owner.size) * num_liked[owner]).astype(np.int64),
+                      num_liked[owner] - 1)
+    through = np.where(rng.random(owner.size) < spec.cluster_taste_share, liked_genres[owner, slot],
+                       rng.choice(g, size=owner.size, p=genre_p))
+    cluster_ids = _pick_in_genre(through, rng.random(owner.size), by_signature, start, count)
+    cluster_start = np.concatenate([[0], np.cumsum(num_clusters)])
+
+    genre_matrix, popularity = movies["genre_matrix"], movies["popularity"]
+    members = [np.arange(m)] + [np.flatnonzero(genre_matrix[:, j]) for j in range(g)]
+    order = np.argsort(movie_cluster, kind="stable")
+    bounds = np.searchsorted(movie_cluster[order], np.arange(k + 1))
+    members += [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    tables = _grouped_tables(members, popularity)
+    cells = _choice_cells(liked, cluster_start[:-1], num_clusters, cluster_ids,
+                          tables["sizes"][1:1 + g], tables["sizes"][1 + g:],
+                          spec.taste_choice_share, spec.cluster_choice_share)
+    return dict(num_clusters=k, movie_cluster=movie_cluster, cluster_start=cluster_start,
+                cluster_ids=cluster_ids, cells=cells, tables=tables)
+
+
+def _grouped_tables(members: list[np.ndarray], popularity: np.ndarray) -> dict:
+    """One alias table per group of movies (by popularity within the group), in flat arrays:
+    group i is ``offset[i]:offset[i] + sizes[i]``. A draw lands on ``movie[pos]`` if its
+    uniform is below ``prob[pos]``, else on ``alias_movie[pos]``."""
+    sizes = np.array([len(x) for x in members], dtype=np.int64)
+    offset = np.concatenate([[0], np.cumsum(sizes)])
+    movie = np.concatenate(members).astype(np.int64)
+    prob = np.ones(movie.size)
+    alias_movie = movie.copy()
+    for i, rows in enumerate(members):
+        lo, hi = offset[i], offset[i + 1]
+        if hi > lo and popularity[rows].sum() > 0:
+            prob[lo:hi], alias = _alias_table(popularity[rows])
+            alias_movie[lo:hi] = rows[alias]
+    return dict(offset=offset[:-1], sizes=sizes, prob=prob, movie=movie, alias_movie=alias_movie)
+
+
+def _draw_by_taste(choice: dict, users: np.ndarray, rng: np.random.Generator,
+                   block: int = 1 << 16) -> np.ndarray:
+    """One movie row for each entry of ``users``: a cell of the user's draw (one of their
+    liked genres, clusters, or the chart), then a movie of that group by popularity. One
+    uniform does both: its integer part times the cells picks the cell, the rest the movie.
+    Blocks of draws keep every temporary array in the processor's cache."""
+    cells, tables = choice["cells"].ravel(), choice["tables"]
+    width = choice["cells"].shape[1]
+    sizes, offset, prob = tables["sizes"], tables["offset"], tables["prob"]
+    movie, alias_movie = tables["movie"], tables["alias_movie"]
+    out = np.empty(users.size, dtype=np.int64)
+    for lo in range(0, users.size, block):
+        x = rng.random(min(block, users.size - lo))
+        x *= width
+        cell = x.astype(np.int64)
+        np.minimum(cell, width - 1, out=cell)
+        x -= cell
+        cell += users[lo:lo + block] * width
+        group = cells[cell]
+        size = sizes[group]
+        x *= size
+        idx = x.astype(np.int64)
+        size -= 1
+        np.minimum(idx, size, out=idx)
+        x -= idx
+        idx += offset[group]
+        out[lo:lo + block] = np.where(x < prob[idx], movie[idx], alias_movie[idx])
+    return out
+
+
 def _sample_pairs(users_: dict, movies_: dict, rng: np.random.Generator, seeds: np.ndarray,
-                  popular_rounds: int = 12, chunk: int = 8_000_000) -> np.ndarray:
+                  choice: dict | None = None, popular_rounds: int = 12,
+                  chunk: int = 8_000_000) -> np.ndarray:
     """Sorted int64 keys user_row * M + movie_row: ``counts[u]`` distinct movies per user,
     each released before the end of the user's period.
 
-    Movies are drawn by popularity, with replacement; duplicates and movies released too
-    late are dropped and each user draws again what is missing. A heavy rater who has
-    already taken most of the popular movies would need many rounds, so after
-    ``popular_rounds`` the rest is drawn by the square root of popularity, and after twice
-    that many uniformly among the movies the user can rate.
+    Movies are drawn by popularity (or, with ``choice``, by taste: :func:`_draw_by_taste`),
+    with replacement; duplicates and movies released too late are dropped and each user
+    draws again what is missing. A heavy rater who has already taken most of the popular
+    (or their own) movies would need many rounds, so after ``popular_rounds`` the rest is
+    drawn by the square root of popularity, and after twice that many uniformly among the
+    movies the user can rate.
     """
     counts, end = users_["counts"], users_["end"]
     popularity, release = movies_["popularity"], movies_["release"]
@@ -665,19 +920,21 @@ def _sample_pairs(users_: dict, movies_: dict, rng: np.random.Generator, seeds: 
     popular = _alias_table(popularity)
     # Square-root popularity: what a heavy rater still finds after the popular movies.
     flatter = _alias_table(np.sqrt(popularity))
-    runs = [seeds]                 # sorted, pairwise disjoint; merged once at the end
+    runs = [seeds]                 # sorted, pairwise disjoint
     have = np.bincount(seeds // m, minlength=u)
     user_rows = np.arange(u, dtype=np.int64)
     for round_ in range(2 * popular_rounds + 200):
         deficit = counts - have
         if not deficit.any():
-            return np.sort(np.concatenate(runs))
+            return np.sort(np.concatenate(runs), kind="stable")   # merges the sorted runs
         parts = []
         # Chunk by users so the first (big) round never holds more than ~chunk draws.
         bounds = np.searchsorted(np.cumsum(deficit), np.arange(chunk, deficit.sum(), chunk))
         for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, u]):
             users = np.repeat(user_rows[lo:hi], deficit[lo:hi])
-            if round_ < 2 * popular_rounds:
+            if round_ < popular_rounds and choice is not None:
+                movies = _draw_by_taste(choice, users, rng)
+            elif round_ < 2 * popular_rounds:
                 movies = _draw(popular if round_ < popular_rounds else flatter, users.size, rng)
             else:
                 able = num_able[users]
@@ -690,8 +947,12 @@ def _sample_pairs(users_: dict, movies_: dict, rng: np.random.Generator, seeds: 
         for run in runs:
             fresh &= ~_in_sorted(new, run)
         new = new[fresh]
-        runs.append(new)
         have += np.bincount(new // m, minlength=u)
+        runs.append(new)
+        # Merge runs of similar size (timsort merges two sorted runs in one pass): few runs
+        # to search, however many rounds.
+        while len(runs) > 1 and runs[-2].size <= 2 * runs[-1].size:
+            runs[-2:] = [np.sort(np.concatenate(runs[-2:]), kind="stable")]
     raise RuntimeError("could not draw enough distinct movies per user")
 
 
@@ -706,24 +967,28 @@ def _skew_noise(shape: float, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: dict,
                   rng_times: np.random.Generator, rng_noise: np.random.Generator,
-                  rng_dirt: np.random.Generator) -> pd.DataFrame:
+                  rng_dirt: np.random.Generator, step: int = 1 << 20) -> pd.DataFrame:
     m, g = spec.num_movies, len(GENRES)
     n = keys.size
-    user_row = keys // m
-    movie_row = keys - user_row * m
-    del keys
-
-    # Within the user's period, after the release; early in that window more often.
-    first = np.maximum(users["start"][user_row], movies["release"][movie_row])
-    timestamp = first + ((users["end"][user_row] - first) * rng_times.random(n) ** 3).astype(np.int64)
-    del first
-
+    counts = users["counts"]
+    # The keys are sorted by user, and user u has exactly counts[u] of them.
+    user_id = np.repeat(np.arange(1, len(counts) + 1, dtype=np.int64), counts)
+    movie_id = np.empty(n, dtype=np.float64)
     rating = np.empty(n, dtype=np.float64)
+    timestamp = np.empty(n, dtype=np.int64)
     taste_flat = users["taste"].ravel()
     slots, num_genres = movies["slots"], movies["num_genres"]
-    step = 4_000_000
+    # In steps of rows: small temporaries (each random stream is drawn in the same order
+    # as in one piece).
     for lo in range(0, n, step):
-        ur, mr = user_row[lo:lo + step], movie_row[lo:lo + step]
+        hi = min(lo + step, n)
+        ur = user_id[lo:hi] - 1
+        mr = keys[lo:hi] - ur * m
+        # Within the user's period, after the release; early in that window more often.
+        first = np.maximum(users["start"][ur], movies["release"][mr])
+        wait = (users["end"][ur] - first) * rng_times.random(hi - lo) ** 3
+        timestamp[lo:hi] = first + wait.astype(np.int64)
+        del first
         effect = np.zeros(ur.size)
         for k in range(4):
             genre = slots[mr, k]
@@ -733,24 +998,20 @@ def _make_ratings(spec: SyntheticSpec, keys: np.ndarray, users: dict, movies: di
         effect = np.divide(effect, ng, out=effect, where=ng > 0)
         raw = (spec.global_mean + users["bias"][ur] + movies["quality"][mr] + effect
                + spec.noise_sd * _skew_noise(spec.noise_skew, ur.size, rng_noise))
-        half = users["half"][ur] & (timestamp[lo:lo + step] >= HALF_STARS_SINCE)
-        rating[lo:lo + step] = np.where(half, np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
-                                        np.clip(np.round(raw), 1.0, 5.0))
+        half = users["half"][ur] & (timestamp[lo:hi] >= HALF_STARS_SINCE)
+        rating[lo:hi] = np.where(half, np.clip(np.round(raw * 2) / 2, 0.5, 5.0),
+                                 np.clip(np.round(raw), 1.0, 5.0))
+        movie_id[lo:hi] = movies["movie_ids"][mr]
 
-    movie_id = movies["movie_ids"][movie_row].astype(np.float64)
-    del movie_row
     # The dirt: one NaN rating and one NaN movieId, on rows of users with other ratings.
-    counts = users["counts"]
     dirty: list[int] = []
     while len(dirty) < 2:
         row = int(rng_dirt.integers(0, n))
-        if counts[user_row[row]] >= 3 and row not in dirty:
+        if counts[user_id[row] - 1] >= 3 and row not in dirty:
             dirty.append(row)
     rating[dirty[0]] = np.nan
     movie_id[dirty[1]] = np.nan
-
-    user_row += 1
-    return pd.DataFrame({"userId": user_row, "movieId": movie_id, "rating": rating,
+    return pd.DataFrame({"userId": user_id, "movieId": movie_id, "rating": rating,
                          "timestamp": timestamp}, copy=False)
 
 

@@ -233,14 +233,28 @@ def fake_ml32m(www: Path, md5: str | None = None) -> None:
     (www / "ml-32m.zip.md5").write_text(f"MD5 (ml-32m.zip) = {md5}\n")
 
 
-def test_download_ml32m_checks_md5(http_base, monkeypatch, data_dir):
+def test_download_ml32m_checks_md5(http_base, monkeypatch, data_dir, tmp_path):
     base, www = http_base
-    fake_ml32m(www)
+    archive, rows = project_ml32m(tmp_path / "made")
+    shutil.copyfile(archive, www / "ml-32m.zip")
+    (www / "ml-32m.zip.md5").write_text(f"MD5 (ml-32m.zip) = {fetch._md5(archive)}\n")
     monkeypatch.setenv("MOVIELENS_BASE_URL", base)
+    # A download is checked by its contents too: here the stand-in's counts, in this process only.
+    monkeypatch.setitem(fetch.DATASETS["ml-32m"], "contents", stand_in_contents(rows))
     folder = install("ml-32m", quiet=True)
-    assert (folder / "ratings.csv").read_text() == "contents of ratings.csv\n"
+    made = tmp_path / "made" / "ml-32m" / "ratings.csv"
+    assert (folder / "ratings.csv").read_bytes() == made.read_bytes()
     assert set(json.loads((folder / ".manifest.json").read_text())["files"]) == set(
         fetch.DATASETS["ml-32m"]["files"])
+
+
+def test_download_ml32m_is_checked_by_its_contents(http_base, monkeypatch, data_dir):
+    base, www = http_base
+    fake_ml32m(www)        # the right MD5, but nothing like ML-32M inside
+    monkeypatch.setenv("MOVIELENS_BASE_URL", base)
+    with pytest.raises(DatasetError, match="ratings.csv starts with 'contents of ratings.csv'"):
+        install("ml-32m", quiet=True)
+    assert leftovers(data_dir) == []
 
 
 def test_download_ml32m_md5_mismatch(http_base, monkeypatch, data_dir):
@@ -348,3 +362,214 @@ def test_ml32m_local_archive_must_have_the_published_md5(tmp_path, data_dir):
     with pytest.raises(DatasetError, match="not the MD5 GroupLens publishes"):
         install("ml-32m", source=str(tmp_path / "ml-32m.zip"), quiet=True)
     assert leftovers(data_dir) == []
+
+
+# ---------------------------------------------------------------- ml-32m: a project-made stand-in
+# The real archive (ml-32m.zip, 880 MB) holds one folder, ml-32m/, with ratings.csv, movies.csv,
+# links.csv, tags.csv, README.txt and checksums.txt (the MD5 of each CSV). The stand-in below
+# has that layout and those headers, with the synthetic fixture's ratings and movies.
+
+def project_ml32m(root: Path, *, placeholder: bool = False) -> tuple[Path, dict[str, int]]:
+    """Write ``root/ml-32m/`` in ML-32M's layout and zip it as ``root/ml-32m.zip``; return the
+    archive and each CSV's number of rows. ``placeholder``: one row per CSV."""
+    import pandas as pd
+
+    from datasets import synthetic
+
+    data = synthetic.generate("fixture", seed=0)
+    ratings = data.ratings.dropna().astype({"movieId": "int64"})   # ML-32M has no dirty rows
+    movies = data.movies
+    links = pd.DataFrame({"movieId": movies["movieId"],
+                          "imdbId": [f"{113000 + i:07d}" for i in range(len(movies))],
+                          "tmdbId": [str(800 + i) if i % 7 else "" for i in range(len(movies))]})
+    tags = ratings.iloc[::700][["userId", "movieId", "timestamp"]].assign(tag="dark, moody")
+    tags = tags[["userId", "movieId", "tag", "timestamp"]]
+    if placeholder:
+        ratings, movies, links, tags = (t.iloc[:1] for t in (ratings, movies, links, tags))
+    folder = root / "ml-32m"
+    folder.mkdir(parents=True)
+    rows = {}
+    for name, table in (("ratings.csv", ratings), ("movies.csv", movies), ("links.csv", links),
+                        ("tags.csv", tags)):
+        table.to_csv(folder / name, index=False, lineterminator="\n")
+        rows[name] = len(table)
+    (folder / "README.txt").write_text("Summary\n=======\n\nA project-made stand-in in the layout of ml-32m, "
+                                       "made by the course's tests from its synthetic data.\n")
+    (folder / "checksums.txt").write_text("".join(
+        f"{fetch._md5(folder / name)}  {name}\n"
+        for name in ("links.csv", "movies.csv", "ratings.csv", "tags.csv")))
+    archive = root / "ml-32m.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            info = zipfile.ZipInfo(f"ml-32m/{path.name}", date_time=(2023, 10, 13, 0, 0, 0))
+            zf.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return archive, rows
+
+
+def stand_in_contents(rows: dict[str, int]) -> dict[str, tuple[str, int]]:
+    return {name: (header, rows[name]) for name, (header, _) in fetch.DATASETS["ml-32m"]["contents"].items()}
+
+
+def stand_in_manifest(made: Path, counts: dict[str, int], **stated) -> Path:
+    """A stand-in manifest beside ``made`` stating its MD5 (an archive) and its rows;
+    ``stated`` changes or (None) removes an entry."""
+    facts = {"stand_in_for": "ml-32m", "source": made.name, "rows": counts,
+             "note": "a project-made archive in ML-32M's layout, for the tests"}
+    if made.is_file():
+        facts["archive_md5"] = fetch._md5(made)
+    facts.update(stated)
+    path = made.parent / "ml-32m.stand-in.json"
+    path.write_text(json.dumps({k: v for k, v in facts.items() if v is not None}, indent=2))
+    return path
+
+
+MAKE = shutil.which("make")
+needs_make = pytest.mark.skipif(not (MAKE and (REPO / ".venv" / "bin" / "python").is_file()),
+                                reason="make data needs make and the course's .venv")
+
+
+def make_data(source: Path, data_dir: Path) -> subprocess.CompletedProcess:
+    """``make data DATASET=ml-32m SOURCE=...`` as a user runs it (the installed .venv as it is)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k != "DATA_SOURCE"}
+    env["COURSE_DATA_DIR"] = str(data_dir)
+    return subprocess.run([MAKE, "-s", "-C", str(REPO), "-o", ".venv/.installed", "data", "DATASET=ml-32m",
+                           f"SOURCE={source}"], capture_output=True, text=True, env=env, timeout=900)
+
+
+@needs_make
+def test_project_made_ml32m_installs_through_make_data(tmp_path, data_dir):
+    archive, rows = project_ml32m(tmp_path / "made")
+    manifest = stand_in_manifest(archive, rows)
+    done = make_data(manifest, data_dir)
+    assert done.returncode == 0, done.stderr
+    assert "ml-32m stand-in installed and verified against" in done.stdout
+    folder = data_dir / "ml-32m"
+    assert leftovers(data_dir) == ["ml-32m"]
+    assert {p.name for p in folder.iterdir()} == set(fetch.DATASETS["ml-32m"]["files"]) | {".manifest.json"}
+    record = json.loads((folder / ".manifest.json").read_text())
+    assert record["stand_in"]["manifest"] == str(manifest.resolve())
+    assert record["source"] == str(archive.resolve())
+    for name in fetch.DATASETS["ml-32m"]["files"]:
+        assert (folder / name).read_bytes() == (tmp_path / "made" / "ml-32m" / name).read_bytes()
+    # The course reads it where it reads the real ML-32M: course.paths.data_dir() / "ml-32m".
+    from commands.demo import load_tables
+    ratings, movies, _ = load_tables("ml-32m", None, 0)
+    assert (len(ratings), len(movies)) == (rows["ratings.csv"], rows["movies.csv"])
+    assert list(ratings.columns) == ["userId", "movieId", "rating", "timestamp"]
+    # Installing the same stand-in again leaves it alone.
+    again = make_data(manifest, data_dir)
+    assert again.returncode == 0 and "already installed and verified" in again.stdout
+
+
+@needs_make
+def test_placeholder_or_truncated_real_layout_archive_is_refused_by_make_data(tmp_path, data_dir):
+    archive, _ = project_ml32m(tmp_path / "whole")
+    truncated = tmp_path / "ml-32m.zip"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    archive, rows = project_ml32m(tmp_path / "made", placeholder=True)
+    for source in (truncated, archive):             # no stand-in manifest: the published facts
+        done = make_data(source, data_dir)
+        assert done.returncode != 0
+        assert "not the MD5 GroupLens publishes for ml-32m.zip" in done.stderr
+        assert "Traceback" not in done.stderr
+    # Its own MD5 stated, but ML-32M's published sizes: the rows give it away.
+    published = {name: n for name, (_, n) in fetch.DATASETS["ml-32m"]["contents"].items()}
+    done = make_data(stand_in_manifest(archive, published), data_dir)
+    assert done.returncode != 0 and "ratings.csv has 1 rows, not 32,000,204" in done.stderr
+    assert leftovers(data_dir) == []
+
+
+def test_stand_in_is_never_taken_for_the_published_ml32m(tmp_path, data_dir, capsys):
+    archive, rows = project_ml32m(tmp_path / "made")
+    folder = install("ml-32m", source=str(stand_in_manifest(archive, rows)), quiet=True)
+    with pytest.raises(DatasetError, match="holds a project-made stand-in .* not the published ml-32m"):
+        fetch.verify("ml-32m")
+    assert "project-made stand-in" in run_cli("--list", data_dir=data_dir).stdout
+    # The same archive without its manifest is checked against the published MD5, and the
+    # stand-in already there stays as it was.
+    before = snapshot(folder)
+    with pytest.raises(DatasetError, match="not the MD5 GroupLens publishes"):
+        install("ml-32m", source=str(archive), quiet=True)
+    assert snapshot(folder) == before and leftovers(data_dir) == ["ml-32m"]
+
+
+def test_truncated_stand_in_archive_is_refused(tmp_path, data_dir):
+    archive, rows = project_ml32m(tmp_path / "made")
+    manifest = stand_in_manifest(archive, rows)
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(DatasetError, match="not the MD5 its stand-in manifest states"):
+        install("ml-32m", source=str(manifest), quiet=True)
+    # Even with the truncated archive's own MD5 stated, it is no complete zip.
+    with pytest.raises(DatasetError, match="not a complete zip archive"):
+        install("ml-32m", source=str(stand_in_manifest(archive, rows)), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+def test_stand_in_with_other_rows_is_refused(tmp_path, data_dir):
+    archive, rows = project_ml32m(tmp_path / "made")
+    with pytest.raises(DatasetError, match="tags.csv has 29 rows, not 30"):
+        install("ml-32m", source=str(stand_in_manifest(archive, {**rows, "tags.csv": 30})), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+def test_checksums_txt_catches_a_changed_file_with_the_right_rows(tmp_path, data_dir):
+    archive, rows = project_ml32m(tmp_path / "made")
+    folder = tmp_path / "made" / "ml-32m"
+    text = (folder / "ratings.csv").read_text()
+    (folder / "ratings.csv").write_text(text.replace(",4.0,", ",3.0,", 1))     # same rows, other bytes
+    changed = r"ratings\.csv from .* does not match the MD5 in its checksums\.txt"
+    with pytest.raises(DatasetError, match=changed):
+        install("ml-32m", source=str(stand_in_manifest(folder, rows)), quiet=True)
+    assert leftovers(data_dir) == []
+    (folder / "ratings.csv").write_text(text)
+    assert install("ml-32m", source=str(stand_in_manifest(folder, rows)), quiet=True) == data_dir / "ml-32m"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"stand_in_for": "ml-latest-small"}, "not a stand-in manifest for ml-32m"),
+    ({"rows": {"ratings.csv": 5}}, "must give the number of rows of each of"),
+    ({"archive_md5": None}, "needs its \"archive_md5\""),
+    ({"source": "nowhere.zip"}, "is not an archive or folder beside it"),
+    ({"contents": {"ratings.csv": ["a,b", 1]}}, "states contents, which a stand-in cannot change"),
+    ({"files": {"ratings.csv": "0" * 64}}, "states files, which a stand-in cannot change"),
+])
+def test_stand_in_manifest_states_sizes_and_nothing_else(tmp_path, data_dir, change, message):
+    archive, rows = project_ml32m(tmp_path / "made")
+    with pytest.raises(DatasetError, match=message):
+        install("ml-32m", source=str(stand_in_manifest(archive, rows, **change)), quiet=True)
+    assert leftovers(data_dir) == []
+
+
+def test_no_stand_in_replaces_published_sums(tmp_path, data_dir):
+    manifest = tmp_path / "small.json"
+    manifest.write_text(json.dumps({"stand_in_for": NAME, "source": "x.zip", "rows": {}}))
+    with pytest.raises(DatasetError, match="published SHA-256 sums, which no stand-in can replace"):
+        install(NAME, source=str(manifest), quiet=True)
+
+
+def test_parse_checksums_reads_both_md5_formats():
+    text = ("d41d8cd98f00b204e9800998ecf8427e  ratings.csv\n"
+            "MD5 (movies.csv) = 0CC175B9C0F1B6A831C399E269772661\n"
+            "900150983cd24fb0d6963f7d28e17f72 *ml-32m/links.csv\n"
+            "not a checksum line\n")
+    assert fetch.parse_checksums(text) == {"ratings.csv": "d41d8cd98f00b204e9800998ecf8427e",
+                                           "movies.csv": "0cc175b9c0f1b6a831c399e269772661",
+                                           "links.csv": "900150983cd24fb0d6963f7d28e17f72"}
+
+
+def test_stand_in_never_replaces_a_verified_published_install(tmp_path, data_dir, monkeypatch):
+    # A verified ML-32M install (here a folder that passes the published checks, with the
+    # counts lowered in this process only) is not replaced by a stand-in unless forced.
+    archive, rows = project_ml32m(tmp_path / "made")
+    monkeypatch.setitem(fetch.DATASETS["ml-32m"], "contents", stand_in_contents(rows))
+    folder = install("ml-32m", source=str(tmp_path / "made" / "ml-32m"), quiet=True)
+    fetch.verify("ml-32m")
+    before = snapshot(folder)
+    manifest = stand_in_manifest(archive, rows)
+    kept = "holds the verified, published ml-32m: a stand-in does not replace it"
+    with pytest.raises(DatasetError, match=kept):
+        install("ml-32m", source=str(manifest), quiet=True)
+    assert snapshot(folder) == before
+    install("ml-32m", source=str(manifest), quiet=True, force=True)
+    with pytest.raises(DatasetError, match="project-made stand-in"):
+        fetch.verify("ml-32m")

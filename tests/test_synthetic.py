@@ -1,6 +1,7 @@
 """Tests of datasets.synthetic: the deterministic MovieLens look-alike every check runs on."""
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import sys
@@ -128,6 +129,26 @@ def test_csv_layout_is_movielens(tmp_path, fixture):
     comma = [line for line in movies_lines[1:] if line.count(",") > 2]
     assert comma and all(re.fullmatch(r'\d+,"[^"]+",[^,"]+', line) for line in comma)
     assert '"' not in "".join(line for line in movies_lines[1:] if line.count(",") == 2)
+
+
+# SHA-256 of the fixture's files as `write` gives them, taken before users could choose by
+# taste: every check of the course runs on these files, so they never change (seed 0 is the
+# checks' FIXTURE_SEED).
+FIXTURE_SHA256 = {
+    0: {"ratings.csv": "9e3fa365178995197ae554c58aaced96cd1f464fde7f26ada3095aaec32fab7f",
+        "movies.csv": "016b53012353b1f355d788ab8eec2b00d1c4da60cac9a137e5a4be67f4a731e1"},
+    1: {"ratings.csv": "acc3da74342d7eeff37ff5233f16510dc9d1ab200e542087ab1fbba8b1526293",
+        "movies.csv": "8dbec668311704de135031d8146f020eb985c49fb0e3b846f88fe5ee30986e95"},
+    2: {"ratings.csv": "100f5b9c67d92e1c0301babffe1be2f60d2ff3d4f6cb678df2ad8833a999558c",
+        "movies.csv": "f5674d5f60b7d9f2433d69ebc4b403da7a1c9d0911418e99c7fb2c90e79f8ddf"},
+}
+
+
+@pytest.mark.parametrize("seed", sorted(FIXTURE_SHA256))
+def test_fixture_files_are_byte_identical_to_before(tmp_path, seed):
+    out = write(tmp_path, "fixture", seed=seed)
+    got = {name: hashlib.sha256((out / name).read_bytes()).hexdigest() for name in FIXTURE_SHA256[seed]}
+    assert got == FIXTURE_SHA256[seed]
 
 
 def test_command_line_writes_the_same_files(tmp_path):
@@ -349,10 +370,117 @@ def test_taste_aware_predictor_beats_movie_means(fixture):
     assert rmse(aware) < rmse(biased) - 0.03
 
 
+# ------------------------------------------------------------------------------ what users watch
+
+def test_fixture_users_watch_by_popularity_alone(fixture):
+    spec, truth = SIZES["fixture"], fixture.truth
+    assert spec.taste_choice_share == spec.cluster_choice_share == 0.0
+    assert truth.num_clusters == 0 and truth.movie_cluster is None
+    prob = truth.choice_probability(truth.user_ids[:5])
+    np.testing.assert_allclose(prob, np.broadcast_to(truth.popularity, prob.shape))
+
+
+@pytest.mark.parametrize("size", ["small", "ml-32m"])
+def test_large_presets_choose_by_taste(size):
+    spec = SIZES[size]
+    assert spec.taste_choice_share > 0 and spec.cluster_choice_share > 0
+    assert spec.taste_choice_share + spec.cluster_choice_share < 1   # the chart keeps a share
+
+
+def test_choice_truth_is_consistent(small):
+    truth, spec = small.truth, SIZES["small"]
+    assert truth.num_clusters == round(spec.num_movies / spec.movies_per_cluster)
+    assert truth.movie_cluster.shape == (spec.num_movies,)
+    assert 0 <= truth.movie_cluster.min() and truth.movie_cluster.max() < truth.num_clusters
+    start, ids = truth.user_cluster_start, truth.user_cluster_ids
+    per_user = np.diff(start)
+    assert start[0] == 0 and start[-1] == ids.size and per_user.min() >= 1
+    assert 0 <= ids.min() and ids.max() < truth.num_clusters
+    # Heavy raters join more clusters than light ones.
+    counts = small.ratings.groupby("userId").size().to_numpy()
+    heavy, light = counts >= np.quantile(counts, 0.9), counts <= np.median(counts)
+    assert per_user[heavy].mean() > 3 * per_user[light].mean()
+    prob = truth.choice_probability(truth.user_ids)
+    assert prob.shape == (spec.num_users, spec.num_movies) and (prob >= 0).all()
+    np.testing.assert_allclose(prob.sum(axis=1), 1.0)
+
+
+def _rows(data):
+    r = _clean(data.ratings)
+    users = r["userId"].to_numpy() - 1
+    movies = np.searchsorted(data.truth.movie_ids, r["movieId"].to_numpy())
+    return users, movies
+
+
+def test_users_watch_their_liked_genres(small):
+    # The share of a user's movies with a liked (disliked) genre, against the chart's share.
+    truth = small.truth
+    users, movies = _rows(small)
+    hot = truth.movie_genres.astype(np.float64)
+
+    def shares(genres):
+        watched = (hot[movies] * genres[users]).sum(axis=1) > 0
+        by_chart = truth.popularity @ ((hot @ genres.T.astype(np.float64)) > 0)   # [U]
+        return watched.mean(), by_chart[users].mean()
+
+    watched, by_chart = shares(truth.liked)
+    assert watched > by_chart + 0.15, (watched, by_chart)
+    # Disliked genres are not sought, so they make up less than on the chart.
+    watched, by_chart = shares(truth.disliked)
+    assert watched < by_chart, (watched, by_chart)
+
+
+def test_users_who_share_a_cluster_watch_the_same_movies(small):
+    truth = small.truth
+    users, movies = _rows(small)
+    start, ids = truth.user_cluster_start, truth.user_cluster_ids
+    member = np.zeros((len(truth.user_ids), truth.num_clusters), dtype=bool)
+    member[np.repeat(np.arange(len(truth.user_ids)), np.diff(start)), ids] = True
+    # Share of ratings that fall in one of the user's clusters, against the chart's share.
+    in_own = member[users, truth.movie_cluster[movies]].mean()
+    mass = np.bincount(truth.movie_cluster, truth.popularity, minlength=truth.num_clusters)
+    expected = (member.astype(np.float64) @ mass)[users].mean()
+    assert in_own > 2 * expected, (in_own, expected)   # measured: 0.49 against 0.21
+
+
+def test_bad_choice_settings_are_refused():
+    base = dict(num_users=10, num_movies=100, num_ratings=100)
+    with pytest.raises(ValueError, match="share"):
+        SyntheticSpec(**base, taste_choice_share=0.6, cluster_choice_share=0.5)
+    with pytest.raises(ValueError, match="share"):
+        SyntheticSpec(**base, taste_choice_share=-0.1)
+    with pytest.raises(ValueError, match="movies_per_cluster"):
+        SyntheticSpec(**base, cluster_choice_share=0.5, movies_per_cluster=0)
+    with pytest.raises(ValueError, match="cluster_taste_share"):
+        SyntheticSpec(**base, cluster_choice_share=0.5, cluster_taste_share=1.5)
+
+
+def test_small_is_deterministic(small):
+    again = generate("small", seed=0)
+    pd.testing.assert_frame_equal(small.ratings, again.ratings)
+    np.testing.assert_array_equal(small.truth.user_cluster_ids, again.truth.user_cluster_ids)
+    assert not small.ratings.equals(generate("small", seed=1).ratings)
+
+
+@pytest.mark.parametrize("shares", [(1.0, 0.0), (0.0, 1.0), (0.3, 0.3)])
+def test_tiny_specs_choosing_by_taste_keep_their_shape(shares):
+    # Few movies: some genres and clusters have none (their draws go to the chart).
+    spec = SyntheticSpec(num_users=40, num_movies=30, num_ratings=400, taste_choice_share=shares[0],
+                         cluster_choice_share=shares[1], movies_per_cluster=3)
+    data = generate(spec, seed=0)
+    r = data.ratings
+    assert len(r) == 400 and r["userId"].nunique() == 40
+    assert r["rating"].isna().sum() == 1 and r["movieId"].isna().sum() == 1
+    assert not r.dropna(subset=["movieId"]).duplicated(["userId", "movieId"]).any()
+    np.testing.assert_allclose(data.truth.choice_probability(data.truth.user_ids).sum(axis=1), 1.0)
+
+
 # ------------------------------------------------------------------------------ scale
 
-def test_million_ratings_scale():
-    spec = SyntheticSpec(num_users=8_000, num_movies=20_000, num_ratings=1_000_000)
+@pytest.mark.parametrize("by_taste", [False, True])
+def test_million_ratings_scale(by_taste):
+    spec = SyntheticSpec(num_users=8_000, num_movies=20_000, num_ratings=1_000_000,
+                         taste_choice_share=0.2 * by_taste, cluster_choice_share=0.5 * by_taste)
     data = generate(spec, seed=0)
     r = data.ratings
     assert len(r) == 1_000_000 and r["userId"].nunique() == 8_000
