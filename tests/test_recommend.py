@@ -1,7 +1,9 @@
 """`make recommend` and `make similar` answer from the model `make demo` saved, and say
-plainly what is wrong: an unknown title (with suggestions), an unknown genre (with the
-valid ones), no saved model (with the command that makes one). The model here is trained
-by the demo on the synthetic fixture data."""
+plainly what is wrong: an unknown title (with suggestions), a title several films share
+(with the choices), a genre among the titles (pointed to LOVES=), an unknown genre (with the
+valid ones), a genre both loved and hated, no saved model (with the command that makes one).
+The model here is trained by the demo on the synthetic fixture data; tests/test_titles.py
+holds the title matching to MovieLens' own titles."""
 from __future__ import annotations
 
 import contextlib
@@ -93,8 +95,53 @@ def test_titles_are_matched_forgivingly(query, title):
     assert titles[saved_model.find_title(query, titles)] == title
 
 
-def test_a_same_name_without_year_gives_the_most_rated():
-    assert saved_model.find_title("hamlet", ["Hamlet (1990)", "Hamlet (2000)"]) == 0
+def test_a_same_name_without_year_asks_which():
+    # Two films of one name are two different films: picking the most rated silently would
+    # answer for a film the user may not mean, so the choices are listed, with how to pick.
+    with pytest.raises(saved_model.AmbiguousTitle, match='"hamlet" matches 2 movies: "Hamlet [(]1990[)]" or '
+                                                         '"Hamlet [(]2000[)]"; say which: add its year'):
+        saved_model.find_title("hamlet", ["Hamlet (1990)", "Hamlet (2000)"])
+    assert saved_model.find_title("hamlet 2000", ["Hamlet (1990)", "Hamlet (2000)"]) == 1
+
+
+def test_a_genre_among_the_titles_is_pointed_to_loves(models):
+    status, text, err = run(recommend.main, ["--likes", "first ghost; Horror", "--models", str(models)])
+    assert status == 2 and not text
+    assert err == ('"Horror" is a genre, not a movie title: genres go in LOVES= (or HATES=), '
+                   "for example LOVES=Horror\n")
+    status, _, err = run(similar.main, ["--title", "horror", "--models", str(models)])
+    assert status == 2 and '"horror" is a genre, not a movie title' in err and "make recommend LOVES=Horror" in err
+
+
+def test_a_genre_both_loved_and_hated_is_refused(models):
+    status, text, err = run(recommend.main, ["--loves", "Horror, Comedy", "--hates", "horror", "--models", str(models)])
+    assert status == 2 and not text
+    assert err == ("Horror is in both LOVES and HATES: a genre can be loved or hated, not both, "
+                   "so take it out of one\n")
+
+
+def test_a_name_several_films_share_is_asked_about(models):
+    # In the fixture's catalogue "Stranger (2003)" is the exact name, but "Stranger: Electric
+    # Letter (1995)" is rated more; "stolen" begins several titles.
+    titles = saved_model.load(models / "two-tower-mse").titles
+    assert titles.index("Stranger: Electric Letter (1995)") < titles.index("Stranger (2003)")
+    status, text, err = run(recommend.main, ["--likes", "stranger; first ghost", "--models", str(models)])
+    assert status == 2 and not text
+    assert err.startswith('"stranger" matches 2 movies: "Stranger: Electric Letter (1995)" or "Stranger (2003)"; '
+                          'say which: add its year ("stranger 1995") or copy its title as listed')
+    status, text, err = run(recommend.main, ["--likes", "stranger 2003; first ghost", "--models", str(models)])
+    assert status == 0 and "Stranger (2003)\nFirst Ghost (1991)" in text, err
+    status, _, err = run(similar.main, ["--title", "stolen", "--models", str(models)])
+    stolen = [t for t in titles if t.startswith("Stolen ")]
+    assert status == 2 and err.startswith(f'"stolen" matches {len(stolen)} movies: "{stolen[0]}", ')
+
+
+def test_titles_separated_by_commas_are_read_as_several(models):
+    status, text, err = run(recommend.main, ["--likes", "first ghost, enigma", "--models", str(models)])
+    assert status == 0, err
+    assert "First Ghost (1991)\nEnigma (1974)" in text
+    status, _, err = run(recommend.main, ["--likes", "first ghost, enigmaa", "--models", str(models)])
+    assert status == 2 and err.endswith('(favourite titles are separated by ";")\n')
 
 
 def test_a_damaged_model_is_refused_with_the_fix(models, tmp_path):
