@@ -18,7 +18,8 @@ CODE=reference), the reference's otherwise (commands/saved_model.py, ``answering
 
 A request the model cannot answer (an unknown or ambiguous title, a genre among the titles,
 an unknown genre, a genre both loved and hated, no saved model) is refused with the reason
-on stderr and exit status 2.
+on stderr and exit status 2; ``make recommend`` then ends quietly (its recipe takes status
+2 as "refused, and said why"), so the reason is the last thing on the screen.
 """
 from __future__ import annotations
 

@@ -67,7 +67,7 @@ def print_answer(make_answer: Callable[[], str]) -> int:
     """Print what ``make_answer()`` returns (exit status 0), or, for a request that cannot be
     answered (no saved model, an unknown or ambiguous title, a genre among the titles, an
     unknown genre, a genre both loved and hated), the reason on stderr, one sentence per
-    problem (exit status 2: refused). An error in
+    problem (exit status 2: refused; the Makefile's recipes end quietly on it). An error in
     the learner's lesson 8 or 9 code is named with the check to run (exit status 1)."""
     try:
         print(make_answer())

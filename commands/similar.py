@@ -7,7 +7,8 @@ The title is matched as people type it (commands/saved_model.py, ``find_title``)
 accents and punctuation ignored, "The"/"A"/"An" at either end, the alternative titles
 MovieLens keeps in brackets ("se7en"), the year optional and picking between films of one
 name ("king kong 1933"); a name several films share is answered with the choices. A title
-the model cannot answer for is refused with the reason on stderr and exit status 2.
+the model cannot answer for is refused with the reason on stderr and exit status 2, and
+``make similar`` then ends quietly (as ``make recommend`` does).
 
 Nearness is the Euclidean distance between the saved movie vectors, found with lesson 8's
 ``similar_titles``: yours when the saved model is one your code trained (``make demo``

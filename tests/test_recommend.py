@@ -1,20 +1,26 @@
 """`make recommend` and `make similar` answer from the model `make demo` saved, and say
 plainly what is wrong: an unknown title (with suggestions), a title several films share
 (with the choices), a genre among the titles (pointed to LOVES=), an unknown genre (with the
-valid ones), a genre both loved and hated, no saved model (with the command that makes one).
-The model here is trained by the demo on the synthetic fixture data; tests/test_titles.py
-holds the title matching to MovieLens' own titles."""
+valid ones), a genre both loved and hated, no saved model (with the command that makes one),
+and through make they say it without make's crash line. The model here is trained by the
+demo on the synthetic fixture data; tests/test_titles.py holds the title matching to
+MovieLens' own titles."""
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from commands import demo, recommend, saved_model, similar
 from course.containers import Params
+from course.paths import REPO
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +148,57 @@ def test_titles_separated_by_commas_are_read_as_several(models):
     assert "First Ghost (1991)\nEnigma (1974)" in text
     status, _, err = run(recommend.main, ["--likes", "first ghost, enigmaa", "--models", str(models)])
     assert status == 2 and err.endswith('(favourite titles are separated by ";")\n')
+
+
+# ------------------------------------------------------------------ through make, as a user runs it
+
+MAKE = shutil.which("make")
+needs_make = pytest.mark.skipif(not MAKE, reason="needs make")
+
+
+def make(target: str, *assignments: str) -> subprocess.CompletedProcess:
+    """``make <target> ...`` in the repository, with this interpreter standing in for .venv's
+    (``-o .venv/.installed``: the environment is taken as it is)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    return subprocess.run([MAKE, "-C", str(REPO), "-o", ".venv/.installed", target, f"PY={sys.executable}",
+                           *assignments], capture_output=True, text=True, env=env, timeout=300)
+
+
+@needs_make
+@pytest.mark.parametrize("target, assignments, said", [
+    ("recommend", ["LIKES=wild dor"], 'did you mean "Wild Door (2004)"'),
+    ("recommend", ["LIKES=stranger"], '"stranger" matches 2 movies'),
+    ("recommend", ["LIKES=Horror"], "genres go in LOVES="),
+    ("recommend", ["LOVES=Dramma"], '"Dramma" is not a genre of this model'),
+    ("recommend", ["LOVES=Horror", "HATES=Horror"], "Horror is in both LOVES and HATES"),
+    ("similar", ["TITLE=stolen"], '"stolen" matches '),
+])
+def test_make_refuses_without_its_crash_line(models, target, assignments, said):
+    done = make(target, *assignments, f"MODELS={models}")
+    assert said in done.stderr and not done.stdout.strip().startswith("Hello")
+    assert "make: ***" not in done.stdout + done.stderr
+    assert done.returncode == 0   # refused and said why, which is not a failure of make
+
+
+@needs_make
+def test_make_without_a_saved_model_says_which_command_makes_one(tmp_path):
+    done = make("similar", "TITLE=matrix", f"MODELS={tmp_path}")
+    assert "There is no saved model yet" in done.stderr and "make: ***" not in done.stdout + done.stderr
+
+
+@needs_make
+def test_make_answers_through_the_same_recipe(models):
+    done = make("recommend", "LIKES=first ghost; enigma", "LOVES=horror", "NAME=Ada", f"MODELS={models}")
+    assert done.returncode == 0, done.stderr
+    assert "Hello, Ada\nBecause you like: [Horror]" in done.stdout
+
+
+def test_the_commands_themselves_still_fail_a_refused_request(models):
+    """A script calling ``python -m commands.recommend`` directly gets status 2 for a refusal."""
+    for module, argv in (("commands.recommend", ["--likes", "stranger"]), ("commands.similar", ["--title", "stolen"])):
+        done = subprocess.run([sys.executable, "-m", module, *argv, "--models", str(models)], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and "matches" in done.stderr and not done.stdout
 
 
 def test_a_damaged_model_is_refused_with_the_fix(models, tmp_path):
