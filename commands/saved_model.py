@@ -274,9 +274,10 @@ def choose(models: list[SavedModel]) -> tuple[SavedModel, str]:
 #     d'Amélie Poulain, Le"). A year, in brackets or as the last word ("matrix 1999"), keeps
 #     only that year's films; a last word that cannot be one ("blade runner 2049") stays part
 #     of the name.
-#  3. The candidates, in three tiers, the first that has any deciding: the films with exactly
+#  3. The candidates, in four tiers, the first that has any deciding: the films with exactly
 #     that name; else those whose name begins with it ("shawshank"); else those whose name
-#     holds it as whole words ("return of the king"). One film is the answer. Several are
+#     holds it as whole words ("return of the king"); else those whose name has every one of
+#     its words ("star wars new hope"). One film is the answer. Several are
 #     listed for the user to pick from (AmbiguousTitle), never picked silently, with one
 #     exception that keeps the obvious answers: a single film of exactly that name answers
 #     even when longer titles begin with the name ("toy story" is Toy Story, not Toy Story 2),
@@ -318,10 +319,11 @@ def fold(text: str) -> str:
 
 def _plain(text: str, hyphen: str) -> str:
     """Folded text as words: initials closed up ('E.T.' -> 'et'), apostrophes dropped
-    ('schindler's' -> 'schindlers'), '&' as 'and', a hyphen as ``hyphen``, other punctuation
-    as a space."""
+    ('schindler's' -> 'schindlers'), '&' as 'and', a hyphen (or the dot of 'WALL·E') as
+    ``hyphen``, other punctuation as a space."""
     text = re.sub(r"\b(?:\w\.){2,}", lambda m: m.group().replace(".", ""), fold(text))
-    text = re.sub(r"['’ʼ`´]", "", text).replace("&", " and ").replace("-", hyphen)
+    text = re.sub(r"['’ʼ`´]", "", text).replace("&", " and ")
+    text = re.sub(r"(?<=\w)[-‐·](?=\w)", hyphen, text)
     return " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
 
 
@@ -386,10 +388,12 @@ def _readings(query: str) -> list[tuple[frozenset[str], str | None, str]]:
     return [*readings, (forms, None, text)]
 
 
-def _tiers(forms: frozenset[str], year: str | None, titles: list[str]) -> tuple[list[int], list[int], list[int]]:
-    """Rows whose names are exactly one of ``forms``, begin with one, or hold one as whole
-    words (each row in its best tier only), of ``year`` when given; catalogue order."""
-    exact, prefix, inside = [], [], []
+def _tiers(forms: frozenset[str], year: str | None, titles: list[str]) -> tuple[list[int], ...]:
+    """Rows whose names are exactly one of ``forms``, begin with one, hold one as whole
+    words, or have all the words of one (each row in its best tier only), of ``year`` when
+    given; catalogue order."""
+    exact, prefix, inside, words = [], [], [], []
+    form_words = [set(form.split()) for form in forms]
     for row, title in enumerate(titles):
         names, title_year = title_names(title)
         if year is not None and title_year != year:
@@ -400,7 +404,9 @@ def _tiers(forms: frozenset[str], year: str | None, titles: list[str]) -> tuple[
             prefix.append(row)
         elif any(f" {form} " in f" {name} " for form in forms for name in names):
             inside.append(row)
-    return exact, prefix, inside
+        elif any(wanted <= set(name.split()) for wanted in form_words for name in names):
+            words.append(row)
+    return exact, prefix, inside, words
 
 
 def _one_per_title(rows: list[int], titles: list[str]) -> list[int]:
@@ -409,14 +415,14 @@ def _one_per_title(rows: list[int], titles: list[str]) -> list[int]:
     return [row for row in rows if not (titles[row] in seen or seen.add(titles[row]))]
 
 
-def _choose(exact: list[int], prefix: list[int], inside: list[int], titles: list[str]) -> list[int]:
+def _choose(titles: list[str], exact: list[int], prefix: list[int], *looser: list[int]) -> list[int]:
     """The films the typed title may mean, by the rule above (one row: the answer)."""
-    exact, prefix, inside = (_one_per_title(rows, titles) for rows in (exact, prefix, inside))
+    exact, prefix, *looser = (_one_per_title(rows, titles) for rows in (exact, prefix, *looser))
     if len(exact) == 1 and all(exact[0] < row for row in prefix):
         return exact
     if exact:
         return sorted(exact + prefix)
-    return prefix or inside
+    return next((rows for rows in (prefix, *looser) if rows), [])
 
 
 def _or_list(items: list[str]) -> str:
@@ -461,14 +467,14 @@ def find_title(query: str, titles: list[str], genres: Sequence[str] = (),
                            f'{genre_advice.format(genre=genre)}{film}')
     readings = _readings(query)
     for forms, year, name in readings:
-        rows = _choose(*_tiers(forms, year, titles), titles)
+        rows = _choose(titles, *_tiers(forms, year, titles))
         if len(rows) == 1:
             return rows[0]
         if rows:
             raise _ambiguous(query.strip(), name, rows, titles)
     # Nothing: the films of that name in other years, else the closest names.
     forms, year, name = readings[0]
-    other_years = _choose(*_tiers(forms, None, titles), titles) if year else []
+    other_years = _choose(titles, *_tiers(forms, None, titles)) if year else []
     if other_years:
         suggestions = [titles[row] for row in other_years[:5]]
         where = f'no movie called "{name}" from {year} in the model\'s catalogue'

@@ -60,6 +60,7 @@ SYNTHETIC = [
     ("heist 2001", "Heist: The First Job, The (2001)"),
     ("crown 2010", "Crown (2010)"),
     ("last job", "Heist: The Last Job, The (2003)"),   # whole words inside the name
+    ("heist last", "Heist: The Last Job, The (2003)"),  # every word of it in the name
     ("mirror", "Mirror (1995)"),                        # one title listed twice is one film
     ("xray eyes", "X-Ray Eyes (1984)"),
     ("x ray eyes", "X-Ray Eyes (1984)"),
@@ -174,11 +175,16 @@ def catalogue() -> list[str]:
     ("lord of the rings 1978", "Lord of the Rings, The (1978)"),
     ("lord of the rings 2001", "Lord of the Rings: The Fellowship of the Ring, The (2001)"),
     ("return of the king", "Lord of the Rings: The Return of the King, The (2003)"),
+    ("star wars new hope", "Star Wars: Episode IV - A New Hope (1977)"),
+    ("harry potter stone", "Harry Potter and the Sorcerer's Stone (a.k.a. Harry Potter and the Philosopher's Stone) "
+                           "(2001)"),
     ("king kong 1933", "King Kong (1933)"),
     ("shawshank", "Shawshank Redemption, The (1994)"),
     ("schindlers list", "Schindler's List (1993)"),
     ("spiderman", "Spider-Man (2002)"),
     ("et", "E.T. the Extra-Terrestrial (1982)"),
+    ("walle", "WALL·E (2008)"),
+    ("wall-e", "WALL·E (2008)"),
 ])
 def test_movielens_titles_are_found_as_people_type_them(catalogue, query, title):
     assert pick(query, catalogue) == title
