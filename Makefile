@@ -74,11 +74,18 @@ notebooks: venv data ## (maintainers) re-execute solutions/notebooks from their 
 demo: venv data ## the whole pipeline with your code, saves the model (CODE=auto|mine|reference, DATASET=...)
 	$(PY) -m commands.demo --dataset $(DATASET) --code $(CODE)
 
+# Exit status 2 from recommend and similar is a refused request (an unknown or ambiguous title,
+# an unknown genre, a genre both loved and hated, no saved model) whose reason is already on
+# stderr: the recipe ends there quietly rather than under make's "*** ... Error 2" line, which
+# reads like a crash. Any other failure still fails the target. Scripts that need the status
+# of a refusal call `python -m commands.recommend` (or commands.similar) directly. MODELS=folder
+# answers from the models saved there instead of outputs/models.
 recommend: venv ## a top 10 from the saved model: LIKES="toy story; finding nemo" LOVES=Animation HATES=Horror
-	@$(PY) -m commands.recommend --likes "$(LIKES)" --loves "$(LOVES)" --hates "$(HATES)" $(if $(NAME),--name "$(NAME)")
+	@$(PY) -m commands.recommend --likes "$(LIKES)" --loves "$(LOVES)" --hates "$(HATES)" $(if $(NAME),--name "$(NAME)") \
+		$(if $(MODELS),--models "$(MODELS)") || [ $$? -eq 2 ]
 
 similar: venv ## the movies nearest to one, from the saved model: TITLE="matrix"
-	@$(PY) -m commands.similar --title "$(TITLE)"
+	@$(PY) -m commands.similar --title "$(TITLE)" $(if $(MODELS),--models "$(MODELS)") || [ $$? -eq 2 ]
 
 bench: venv ## speed and memory of every stage at ml-latest-small and ML-32M size (synthetic), outputs/bench.json
 	$(PY) -m benchmarks.bench

@@ -3,13 +3,23 @@
     make recommend LIKES="toy story; finding nemo" LOVES=Animation HATES=Horror
     python -m commands.recommend --likes "toy story; finding nemo" --loves Animation --hates Horror
 
-Favourite titles are separated by ";" and matched forgivingly (case, "The"/"A"/"An" at
-either end, the year optional); genres are separated by "," or ";". This is lesson 9 for a
-real person: their context vector (``persona_context``), a score for every movie of the
-catalogue, the best ``n`` without the favourites (``recommend``), in the "Hello, ..." form
-(``format_recommendations``), with lesson 9's functions on the saved model: yours when the
-saved model is one your code trained (``make demo`` without CODE=reference), the
-reference's otherwise (commands/saved_model.py, ``answering_code``).
+Favourite titles are separated by ";" and matched as people type them (commands/saved_model.py,
+``find_title``): case, accents and punctuation ignored, "The"/"A"/"An" at either end, the
+alternative titles MovieLens keeps in brackets ("cidade de deus"), the year optional and
+picking between films of one name ("matrix 1999"); a name several films share ("lord of the
+rings") is answered with the choices. Genres are separated by "," or ";"; a genre cannot be
+both loved and hated.
+
+This is lesson 9 for a real person: their context vector (``persona_context``), a score for
+every movie of the catalogue, the best ``n`` without the favourites (``recommend``), in the
+"Hello, ..." form (``format_recommendations``), with lesson 9's functions on the saved
+model: yours when the saved model is one your code trained (``make demo`` without
+CODE=reference), the reference's otherwise (commands/saved_model.py, ``answering_code``).
+
+A request the model cannot answer (an unknown or ambiguous title, a genre among the titles,
+an unknown genre, a genre both loved and hated, no saved model) is refused with the reason
+on stderr and exit status 2; ``make recommend`` then ends quietly (its recipe takes status
+2 as "refused, and said why"), so the reason is the last thing on the screen.
 """
 from __future__ import annotations
 
@@ -33,7 +43,7 @@ def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "yo
     problems, rows = [], []
     for title in likes:
         try:
-            rows.append(saved_model.find_title(title, model.titles))
+            rows.extend(favourite_rows(title, model.titles, model.genres))
         except saved_model.UnknownTitle as error:
             problems.append(str(error))
     liked, hated = [], []
@@ -43,9 +53,14 @@ def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "yo
                 into.append(saved_model.find_genre(genre, model.genres))
             except ValueError as error:
                 problems.append(str(error))
+    both = [genre for genre in dict.fromkeys(liked) if genre in hated]
+    if both:
+        problems.append(f"{' and '.join(both)} {'is' if len(both) == 1 else 'are'} in both LOVES and HATES: a genre "
+                        f"can be loved or hated, not both, so take {'it' if len(both) == 1 else 'them'} out of one")
     if problems:
         raise ValueError("\n".join(p[0].upper() + p[1:] for p in problems))
     rows = list(dict.fromkeys(rows))
+    liked, hated = list(dict.fromkeys(liked)), list(dict.fromkeys(hated))
     favourite_ids = [model.movie_ids[r] for r in rows]
     strength = float(model.meta["persona_strength"])
     code = saved_model.answering_code(model)
@@ -64,6 +79,35 @@ def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "yo
         notes.append(f"(not among the {len(slots)} movies of the user context, so the user tower cannot "
                      f"see them; they are only left out of the list: {'; '.join(unseen)})")
     return "\n".join([text, "", *notes])
+
+
+GENRE_ADVICE = "genres go in LOVES= (or HATES=), for example LOVES={genre}"
+
+
+def favourite_rows(title: str, titles: list[str], genres: list[str]) -> list[int]:
+    """The catalogue rows of one LIKES entry. An entry that matches nothing but whose
+    comma-separated parts each name a film ("toy story, finding nemo": titles separated like
+    genres) is read as those films (a part that names several is asked about); otherwise the
+    entry's own error stands, with a reminder that titles are separated by ";"."""
+    try:
+        return [saved_model.find_title(title, titles, genres, GENRE_ADVICE)]
+    except saved_model.AmbiguousTitle:
+        raise
+    except saved_model.UnknownTitle as error:
+        parts = saved_model.split_list(title, ",")
+        if len(parts) < 2:
+            raise
+        rows, ambiguous = [], []
+        for part in parts:
+            try:
+                rows.append(saved_model.find_title(part, titles, genres, GENRE_ADVICE))
+            except saved_model.AmbiguousTitle as question:
+                ambiguous.append(str(question))
+            except saved_model.UnknownTitle:
+                raise saved_model.UnknownTitle(f'{error} (favourite titles are separated by ";")') from None
+        if ambiguous:
+            raise saved_model.AmbiguousTitle("\n".join(ambiguous), []) from None
+        return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,13 +23,15 @@ and ``choose`` picks the one with the better ranking metric and says why.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -62,9 +64,11 @@ class UnknownTitle(KeyError):
 
 
 def print_answer(make_answer: Callable[[], str]) -> int:
-    """Print what ``make_answer()`` returns (exit status 0), or, when no model, title or
-    genre fits, the reason as one sentence on stderr (exit status 2). An error in the
-    learner's lesson 8 or 9 code is named with the check to run (exit status 1)."""
+    """Print what ``make_answer()`` returns (exit status 0), or, for a request that cannot be
+    answered (no saved model, an unknown or ambiguous title, a genre among the titles, an
+    unknown genre, a genre both loved and hated), the reason on stderr, one sentence per
+    problem (exit status 2: refused; the Makefile's recipes end quietly on it). An error in
+    the learner's lesson 8 or 9 code is named with the check to run (exit status 1)."""
     try:
         print(make_answer())
     except (ModelError, UnknownTitle, ValueError) as error:
@@ -258,66 +262,242 @@ def choose(models: list[SavedModel]) -> tuple[SavedModel, str]:
     return newest, f"Model: {newest.description} (the newest saved model; none has a ranking metric yet)."
 
 
-# ---------------------------------------------------------------- forgiving title matching
+# ---------------------------------------------------------------- titles as people type them
+#
+# How a typed title finds its movie (``find_title``):
+#  1. A title spelt exactly as the catalogue writes it ("Matrix, The (1999)") is that movie.
+#  2. Otherwise titles are compared by their names: the name before any brackets, each
+#     alternative title MovieLens keeps in brackets ("City of God (Cidade de Deus)", "Seven
+#     (a.k.a. Se7en)") and the whole title, each with accents folded ("Amelie" = "Amélie"),
+#     case, punctuation, apostrophes, "&"/"and" and an article at either end ignored ("The
+#     Matrix" = "Matrix, The"; "Le fabuleux destin d'Amélie Poulain" = "Fabuleux destin
+#     d'Amélie Poulain, Le"). A year, in brackets or as the last word ("matrix 1999"), keeps
+#     only that year's films; a last word that cannot be one ("blade runner 2049") stays part
+#     of the name.
+#  3. The candidates, in four tiers, the first that has any deciding: the films with exactly
+#     that name; else those whose name begins with it ("shawshank"); else those whose name
+#     holds it as whole words ("return of the king"); else those whose name has every one of
+#     its words ("star wars new hope"). One film is the answer. Several are
+#     listed for the user to pick from (AmbiguousTitle), never picked silently, with one
+#     exception that keeps the obvious answers: a single film of exactly that name answers
+#     even when longer titles begin with the name ("toy story" is Toy Story, not Toy Story 2),
+#     as long as it is the most rated of them; when a longer title is rated more, the name more
+#     likely means the series, and all are listed ("lord of the rings": the trilogy before the
+#     1978 film). Titles spelt identically (MovieLens lists a few films twice) count as one.
+#  4. Nothing: UnknownTitle, with "did you mean" suggestions (difflib, as in lesson 9's
+#     resolve_title, on the folded names).
+# The catalogue is in lesson 1's order, most rated first, so "rated more" is "earlier".
 
 YEAR = re.compile(r"\s*\((\d{4})(?:[-–]\d{4})?\)\s*$")
+BARE_YEAR = re.compile(r"(.*?\S)[\s,]+((?:18|19|20)\d\d)")   # "matrix 2003"
 ARTICLES = ("the", "a", "an")
+# Articles that MovieLens moves to the end of a name, in English and in the languages of the
+# original titles it keeps: "Matrix, The", "Fabuleux destin d'Amélie Poulain, Le",
+# "Sjunde inseglet, Det", "Auberge espagnole, L'".
+TRAILING_ARTICLES = frozenset(("the", "a", "an", "le", "la", "les", "l'", "il", "lo", "gli", "i", "el", "los", "las",
+                               "die", "der", "das", "den", "det", "de", "het", "een", "ein", "eine", "un", "une",
+                               "una", "uno", "o", "os", "as", "en"))
+# Letters that Unicode does not decompose into a base letter and an accent.
+FOLDED_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d",
+                                "þ": "th", "ı": "i"})
+MAX_CHOICES = 8   # an ambiguous title lists at most this many films (the most rated)
 
 
-def title_key(title: str) -> tuple[str, str | None]:
-    """``(name, year)`` with case, punctuation, bracketed alternative titles and a leading
-    or trailing article ignored: 'Matrix, The (1999)' and 'the matrix' both give 'matrix'."""
+class AmbiguousTitle(UnknownTitle):
+    """A title that names several films; ``rows`` are the choices, most rated first."""
+
+    def __init__(self, message: str, rows: list[int]):
+        super().__init__(message)
+        self.rows = rows
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: 'Amélie' -> 'amelie', 'Alien³' -> 'alien3', 'Straße' -> 'strasse'."""
+    text = unicodedata.normalize("NFKD", text.lower()).translate(FOLDED_LETTERS)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def _plain(text: str, hyphen: str) -> str:
+    """Folded text as words: initials closed up ('E.T.' -> 'et'), apostrophes dropped
+    ('schindler's' -> 'schindlers'), '&' as 'and', a hyphen (or the dot of 'WALL·E') as
+    ``hyphen``, other punctuation as a space."""
+    text = re.sub(r"\b(?:\w\.){2,}", lambda m: m.group().replace(".", ""), fold(text))
+    text = re.sub(r"['’ʼ`´]", "", text).replace("&", " and ")
+    text = re.sub(r"(?<=\w)[-‐·](?=\w)", hyphen, text)
+    return " ".join(re.sub(r"[^\w\s]|_", " ", text).split())
+
+
+def _name_forms(name: str) -> set[str]:
+    """The forms one name is known by: with hyphens as spaces and closed up ('spider man',
+    'spiderman'), a trailing article moved to the front and dropped ('Matrix, The' -> 'the
+    matrix', 'matrix'), a leading English article dropped."""
+    text = re.sub(r"^\s*(?:a\.k\.a\.|aka)\s+", "", fold(name)).strip()
+    variants = {text}
+    trailing = re.fullmatch(r"(.*\S)\s*,\s*([\w']+)", text)
+    if trailing and trailing.group(2) in TRAILING_ARTICLES:
+        body, article = trailing.groups()
+        variants |= {body, article + body if article.endswith("'") else f"{article} {body}"}
+    forms = set()
+    for variant in variants:
+        for plain in {_plain(variant, " "), _plain(variant, "")}:
+            words = plain.split()
+            if words:
+                forms.add(plain)
+                if len(words) > 1 and words[0] in ARTICLES:
+                    forms.add(" ".join(words[1:]))
+    return forms
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def title_names(title: str) -> tuple[frozenset[str], str | None]:
+    """``(forms, year)``: every form the title's names take (the name before the brackets,
+    each bracketed alternative title, the whole title) and its year, or None.
+    'Seven (a.k.a. Se7en) (1995)' gives {'seven', 'se7en', 'seven se7en', ...} and '1995'."""
     text = title.strip()
     year = None
     found = YEAR.search(text)
     if found:
         year, text = found.group(1), text[:found.start()]
-    text = re.sub(r"\s*\([^)]*\)", "", text) or text   # "Seven (a.k.a. Se7en)" -> "Seven"
-    text = text.lower().replace("&", " and ")
-    trailing = re.fullmatch(r"(.*), (the|a|an)", text.strip())
-    if trailing:
-        text = trailing.group(1)
-    text = re.sub(r"[^\w\s]", " ", text)
-    words = text.split()
-    if len(words) > 1 and words[0] in ARTICLES:
-        words = words[1:]
-    return " ".join(words), year
+    main = re.sub(r"\s*\([^)]*\)", " ", text).strip()
+    alternatives = re.findall(r"\(([^()]*)\)", text)
+    whole = re.sub(r"\(\s*(?:a\.k\.a\.|aka)\s+", "(", text, flags=re.IGNORECASE)
+    forms = set()
+    for name in (main, *alternatives, whole):
+        forms |= _name_forms(name)
+    return frozenset(forms), year
 
 
-def find_title(query: str, titles: list[str]) -> int:
-    """The row of the title ``query`` names (titles in catalogue order, most-rated first):
-    exact, then the same name and year, then the same name (the most-rated one). An
-    unknown title raises :class:`UnknownTitle` with "did you mean" suggestions, found like
-    lesson 9's resolve_title (difflib, up to three, cutoff 0.5) plus titles that contain
-    the words asked for."""
+def title_key(title: str) -> tuple[str, str | None]:
+    """``(name, year)``: the name before any brackets, folded, without punctuation or an
+    article at either end: 'Matrix, The (1999)' and 'the matrix' both give 'matrix'."""
+    year = title_names(title)[1]
+    text = YEAR.sub("", title.strip())
+    forms = _name_forms(re.sub(r"\s*\([^)]*\)", " ", text).strip() or text)
+    return (min(forms, key=lambda f: (len(f), f)) if forms else ""), year
+
+
+def _readings(query: str) -> list[tuple[frozenset[str], str | None, str]]:
+    """The ways to read a typed title, the likelier first: ``(forms, year, name as typed)``.
+    'matrix 2003' is read as "matrix" of 2003, then as a film called "matrix 2003"."""
+    text = query.strip()
+    forms, year = title_names(text)
+    if year:
+        return [(forms, year, YEAR.sub("", text).strip())]
+    bare = BARE_YEAR.fullmatch(text)
+    readings = [(title_names(bare.group(1))[0], bare.group(2), bare.group(1))] if bare else []
+    return [*readings, (forms, None, text)]
+
+
+def _tiers(forms: frozenset[str], year: str | None, titles: list[str]) -> tuple[list[int], ...]:
+    """Rows whose names are exactly one of ``forms``, begin with one, hold one as whole
+    words, or have all the words of one (each row in its best tier only), of ``year`` when
+    given; catalogue order."""
+    exact, prefix, inside, words = [], [], [], []
+    form_words = [set(form.split()) for form in forms]
+    for row, title in enumerate(titles):
+        names, title_year = title_names(title)
+        if year is not None and title_year != year:
+            continue
+        if forms & names:
+            exact.append(row)
+        elif any(name.startswith(form + " ") for form in forms for name in names):
+            prefix.append(row)
+        elif any(f" {form} " in f" {name} " for form in forms for name in names):
+            inside.append(row)
+        elif any(wanted <= set(name.split()) for wanted in form_words for name in names):
+            words.append(row)
+    return exact, prefix, inside, words
+
+
+def _one_per_title(rows: list[int], titles: list[str]) -> list[int]:
+    """``rows`` without repeats of a title spelt identically (the first, most rated, kept)."""
+    seen: set[str] = set()
+    return [row for row in rows if not (titles[row] in seen or seen.add(titles[row]))]
+
+
+def _choose(titles: list[str], exact: list[int], prefix: list[int], *looser: list[int]) -> list[int]:
+    """The films the typed title may mean, by the rule above (one row: the answer)."""
+    exact, prefix, *looser = (_one_per_title(rows, titles) for rows in (exact, prefix, *looser))
+    if len(exact) == 1 and all(exact[0] < row for row in prefix):
+        return exact
+    if exact:
+        return sorted(exact + prefix)
+    return next((rows for rows in (prefix, *looser) if rows), [])
+
+
+def _or_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _ambiguous(query: str, name: str, rows: list[int], titles: list[str]) -> AmbiguousTitle:
+    shown = [f'"{titles[row]}"' for row in rows[:MAX_CHOICES]]
+    if len(rows) > MAX_CHOICES:
+        shown[-1] += f" and {len(rows) - MAX_CHOICES} more (the most rated are listed)"
+    years = [title_names(titles[row])[1] for row in rows]
+    if None not in years and len(set(years)) == len(years):
+        how = f'add its year ("{name} {years[0]}") or copy its title as listed'
+    else:
+        how = "give more of its title, or copy it as listed"
+    return AmbiguousTitle(f'"{query}" matches {len(rows)} movies: {_or_list(shown)}; say which: {how}', rows)
+
+
+def genre_named(query: str, genres: Sequence[str]) -> str | None:
+    """The genre ``query`` names, if it names one ('horror', 'Sci Fi', 'horror movies'), else None."""
+    def simple(text: str) -> str:
+        return re.sub(r"[\s_-]", "", fold(text))
+    wanted = simple(re.sub(r"\s+(?:movies?|films?)\s*$", "", query.strip(), flags=re.IGNORECASE))
+    return next((genre for genre in genres if simple(genre) == wanted), None)
+
+
+def find_title(query: str, titles: list[str], genres: Sequence[str] = (),
+               genre_advice: str = "name it as a genre") -> int:
+    """The row of the film ``query`` names, in ``titles`` (catalogue order, most rated
+    first), by the rule at the head of this section. A title naming several films raises
+    :class:`AmbiguousTitle` listing them; an unknown one :class:`UnknownTitle` with "did you
+    mean" suggestions. A query that is one of ``genres`` raises UnknownTitle saying it is a
+    genre, followed by ``genre_advice`` (formatted with ``genre``)."""
     if query in titles:
         return titles.index(query)
-    name, year = title_key(query)
-    bare_year = re.fullmatch(r"(.*?)\s+((?:18|19|20)\d\d)", name)
-    if year is None and bare_year and any(title_key(t) == (bare_year.group(1), bare_year.group(2)) for t in titles):
-        name, year = bare_year.group(1), bare_year.group(2)   # "enigma 1974"
-    keys = [title_key(t) for t in titles]
-    for row, (key_name, key_year) in enumerate(keys):
-        if key_name == name and (year is None or key_year == year):
-            return row
-    names = list(dict.fromkeys(k for k, _ in keys))
-    containing = [t for t, (k, _) in zip(titles, keys) if name and re.search(rf"\b{re.escape(name)}\b", k)][:3]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    close_titles = [titles[next(i for i, (k, _) in enumerate(keys) if k == c)] for c in close]
-    suggestions = list(dict.fromkeys([*containing, *close_titles]))[:5]
-    hint = ("; did you mean " + " or ".join(f'"{t}"' for t in suggestions) + "?") if suggestions else \
+    genre = genre_named(query, genres)
+    if genre and not title_names(query)[1]:
+        films = _one_per_title(_tiers(title_names(query)[0], None, titles)[0], titles)
+        film = (f'; for the film{"s" if len(films) > 1 else ""} of that name, add the year: '
+                + _or_list([f'"{query.strip()} {title_names(titles[row])[1]}"' for row in films])) if films else ""
+        raise UnknownTitle(f'"{query.strip()}" is a genre, not a movie title: '
+                           f'{genre_advice.format(genre=genre)}{film}')
+    readings = _readings(query)
+    for forms, year, name in readings:
+        rows = _choose(titles, *_tiers(forms, year, titles))
+        if len(rows) == 1:
+            return rows[0]
+        if rows:
+            raise _ambiguous(query.strip(), name, rows, titles)
+    # Nothing: the films of that name in other years, else the closest names.
+    forms, year, name = readings[0]
+    other_years = _choose(titles, *_tiers(forms, None, titles)) if year else []
+    if other_years:
+        suggestions = [titles[row] for row in other_years[:5]]
+        where = f'no movie called "{name}" from {year} in the model\'s catalogue'
+    else:
+        by_name: dict[str, int] = {}
+        for row, title in enumerate(titles):
+            for form in sorted(title_names(title)[0]):
+                by_name.setdefault(form, row)
+        key = title_key(name)[0]
+        close = difflib.get_close_matches(key, list(by_name), n=6, cutoff=0.5) if key else []
+        suggestions = list(dict.fromkeys(titles[by_name[c]] for c in close))[:3]
+        where = f'no movie called "{query.strip()}" in the model\'s catalogue'
+    hint = ("; did you mean " + _or_list([f'"{t}"' for t in suggestions]) + "?") if suggestions else \
         " (nor anything close to it)."
-    year_note = f" from {year}" if year and any(k == name for k, _ in keys) else ""
-    raise UnknownTitle(f'no movie called "{query}"{year_note} in the model\'s catalogue{hint}')
+    raise UnknownTitle(where + hint)
 
 
 def find_genre(query: str, genres: list[str]) -> str:
-    """The genre named ``query``, ignoring case, spaces and hyphens; ValueError listing the valid ones."""
-    def simple(text: str) -> str:
-        return re.sub(r"[\s_-]", "", text.lower())
-    for genre in genres:
-        if simple(genre) == simple(query):
-            return genre
+    """The genre named ``query``, ignoring case, accents, spaces, hyphens and a trailing
+    "movies"/"films" (``genre_named``); ValueError listing the valid ones."""
+    genre = genre_named(query, genres)
+    if genre:
+        return genre
     raise ValueError(f'"{query}" is not a genre of this model; the genres are: {", ".join(genres)}')
 
 

@@ -3,7 +3,13 @@
     make similar TITLE="matrix"
     python -m commands.similar --title matrix [-k 10]
 
-The title is matched forgivingly (case, "The"/"A"/"An" at either end, the year optional).
+The title is matched as people type it (commands/saved_model.py, ``find_title``): case,
+accents and punctuation ignored, "The"/"A"/"An" at either end, the alternative titles
+MovieLens keeps in brackets ("se7en"), the year optional and picking between films of one
+name ("king kong 1933"); a name several films share is answered with the choices. A title
+the model cannot answer for is refused with the reason on stderr and exit status 2, and
+``make similar`` then ends quietly (as ``make recommend`` does).
+
 Nearness is the Euclidean distance between the saved movie vectors, found with lesson 8's
 ``similar_titles``: yours when the saved model is one your code trained (``make demo``
 without CODE=reference), the reference's otherwise (commands/saved_model.py,
@@ -18,13 +24,14 @@ from pathlib import Path
 from commands import saved_model
 
 USAGE = 'make similar TITLE="matrix"'
+GENRE_ADVICE = "make similar starts from one movie; for films of a genre, ask make recommend LOVES={genre}"
 
 
 def answer(title: str, k: int = 10, models_dir: Path = saved_model.MODELS_DIR) -> str:
     if not title.strip():
         raise ValueError(f"which movie? For example: {USAGE}")
     model, which = saved_model.choose(saved_model.available(models_dir))
-    row = saved_model.find_title(title, model.titles)
+    row = saved_model.find_title(title, model.titles, model.genres, GENRE_ADVICE)
     found = model.titles[row]
     id_by_title = {found: model.movie_ids[row]}
     title_by_id = dict(zip(model.movie_ids, model.titles))

@@ -1,18 +1,26 @@
 """`make recommend` and `make similar` answer from the model `make demo` saved, and say
-plainly what is wrong: an unknown title (with suggestions), an unknown genre (with the
-valid ones), no saved model (with the command that makes one). The model here is trained
-by the demo on the synthetic fixture data."""
+plainly what is wrong: an unknown title (with suggestions), a title several films share
+(with the choices), a genre among the titles (pointed to LOVES=), an unknown genre (with the
+valid ones), a genre both loved and hated, no saved model (with the command that makes one),
+and through make they say it without make's crash line. The model here is trained by the
+demo on the synthetic fixture data; tests/test_titles.py holds the title matching to
+MovieLens' own titles."""
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import os
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from commands import demo, recommend, saved_model, similar
 from course.containers import Params
+from course.paths import REPO
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +101,104 @@ def test_titles_are_matched_forgivingly(query, title):
     assert titles[saved_model.find_title(query, titles)] == title
 
 
-def test_a_same_name_without_year_gives_the_most_rated():
-    assert saved_model.find_title("hamlet", ["Hamlet (1990)", "Hamlet (2000)"]) == 0
+def test_a_same_name_without_year_asks_which():
+    # Two films of one name are two different films: picking the most rated silently would
+    # answer for a film the user may not mean, so the choices are listed, with how to pick.
+    with pytest.raises(saved_model.AmbiguousTitle, match='"hamlet" matches 2 movies: "Hamlet [(]1990[)]" or '
+                                                         '"Hamlet [(]2000[)]"; say which: add its year'):
+        saved_model.find_title("hamlet", ["Hamlet (1990)", "Hamlet (2000)"])
+    assert saved_model.find_title("hamlet 2000", ["Hamlet (1990)", "Hamlet (2000)"]) == 1
+
+
+def test_a_genre_among_the_titles_is_pointed_to_loves(models):
+    status, text, err = run(recommend.main, ["--likes", "first ghost; Horror", "--models", str(models)])
+    assert status == 2 and not text
+    assert err == ('"Horror" is a genre, not a movie title: genres go in LOVES= (or HATES=), '
+                   "for example LOVES=Horror\n")
+    status, _, err = run(similar.main, ["--title", "horror", "--models", str(models)])
+    assert status == 2 and '"horror" is a genre, not a movie title' in err and "make recommend LOVES=Horror" in err
+
+
+def test_a_genre_both_loved_and_hated_is_refused(models):
+    status, text, err = run(recommend.main, ["--loves", "Horror, Comedy", "--hates", "horror", "--models", str(models)])
+    assert status == 2 and not text
+    assert err == ("Horror is in both LOVES and HATES: a genre can be loved or hated, not both, "
+                   "so take it out of one\n")
+
+
+def test_a_name_several_films_share_is_asked_about(models):
+    # In the fixture's catalogue "Stranger (2003)" is the exact name, but "Stranger: Electric
+    # Letter (1995)" is rated more; "stolen" begins several titles.
+    titles = saved_model.load(models / "two-tower-mse").titles
+    assert titles.index("Stranger: Electric Letter (1995)") < titles.index("Stranger (2003)")
+    status, text, err = run(recommend.main, ["--likes", "stranger; first ghost", "--models", str(models)])
+    assert status == 2 and not text
+    assert err.startswith('"stranger" matches 2 movies: "Stranger: Electric Letter (1995)" or "Stranger (2003)"; '
+                          'say which: add its year ("stranger 1995") or copy its title as listed')
+    status, text, err = run(recommend.main, ["--likes", "stranger 2003; first ghost", "--models", str(models)])
+    assert status == 0 and "Stranger (2003)\nFirst Ghost (1991)" in text, err
+    status, _, err = run(similar.main, ["--title", "stolen", "--models", str(models)])
+    stolen = [t for t in titles if t.startswith("Stolen ")]
+    assert status == 2 and err.startswith(f'"stolen" matches {len(stolen)} movies: "{stolen[0]}", ')
+
+
+def test_titles_separated_by_commas_are_read_as_several(models):
+    status, text, err = run(recommend.main, ["--likes", "first ghost, enigma", "--models", str(models)])
+    assert status == 0, err
+    assert "First Ghost (1991)\nEnigma (1974)" in text
+    status, _, err = run(recommend.main, ["--likes", "first ghost, enigmaa", "--models", str(models)])
+    assert status == 2 and err.endswith('(favourite titles are separated by ";")\n')
+
+
+# ------------------------------------------------------------------ through make, as a user runs it
+
+MAKE = shutil.which("make")
+needs_make = pytest.mark.skipif(not MAKE, reason="needs make")
+
+
+def make(target: str, *assignments: str) -> subprocess.CompletedProcess:
+    """``make <target> ...`` in the repository, with this interpreter standing in for .venv's
+    (``-o .venv/.installed``: the environment is taken as it is)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    return subprocess.run([MAKE, "-C", str(REPO), "-o", ".venv/.installed", target, f"PY={sys.executable}",
+                           *assignments], capture_output=True, text=True, env=env, timeout=300)
+
+
+@needs_make
+@pytest.mark.parametrize("target, assignments, said", [
+    ("recommend", ["LIKES=wild dor"], 'did you mean "Wild Door (2004)"'),
+    ("recommend", ["LIKES=stranger"], '"stranger" matches 2 movies'),
+    ("recommend", ["LIKES=Horror"], "genres go in LOVES="),
+    ("recommend", ["LOVES=Dramma"], '"Dramma" is not a genre of this model'),
+    ("recommend", ["LOVES=Horror", "HATES=Horror"], "Horror is in both LOVES and HATES"),
+    ("similar", ["TITLE=stolen"], '"stolen" matches '),
+])
+def test_make_refuses_without_its_crash_line(models, target, assignments, said):
+    done = make(target, *assignments, f"MODELS={models}")
+    assert said in done.stderr and not done.stdout.strip().startswith("Hello")
+    assert "make: ***" not in done.stdout + done.stderr
+    assert done.returncode == 0   # refused and said why, which is not a failure of make
+
+
+@needs_make
+def test_make_without_a_saved_model_says_which_command_makes_one(tmp_path):
+    done = make("similar", "TITLE=matrix", f"MODELS={tmp_path}")
+    assert "There is no saved model yet" in done.stderr and "make: ***" not in done.stdout + done.stderr
+
+
+@needs_make
+def test_make_answers_through_the_same_recipe(models):
+    done = make("recommend", "LIKES=first ghost; enigma", "LOVES=horror", "NAME=Ada", f"MODELS={models}")
+    assert done.returncode == 0, done.stderr
+    assert "Hello, Ada\nBecause you like: [Horror]" in done.stdout
+
+
+def test_the_commands_themselves_still_fail_a_refused_request(models):
+    """A script calling ``python -m commands.recommend`` directly gets status 2 for a refusal."""
+    for module, argv in (("commands.recommend", ["--likes", "stranger"]), ("commands.similar", ["--title", "stolen"])):
+        done = subprocess.run([sys.executable, "-m", module, *argv, "--models", str(models)], cwd=REPO,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2 and "matches" in done.stderr and not done.stdout
 
 
 def test_a_damaged_model_is_refused_with_the_fix(models, tmp_path):
