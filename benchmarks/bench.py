@@ -36,7 +36,6 @@ import io
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
+
+from course.measure import peak_mib, reset_peak
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_STEPS = 500          # minibatch steps timed per size, without evaluations
@@ -70,36 +71,6 @@ def load_average() -> str:
 
 # --------------------------------------------------------------------------------------
 # Memory
-
-
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak() -> bool:
-    """Reset the peak resident set to the current one (Linux); False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear:
-            clear.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_mib() -> float:
-    """Peak resident memory of this process in MiB (since the last :func:`reset_peak`)."""
-    kib = _status_kib("VmHWM")
-    if kib is None:  # not Linux: the lifetime peak (kilobytes on Linux, bytes on macOS)
-        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        kib = maxrss // 1024 if sys.platform == "darwin" else maxrss
-    return kib / 1024
 
 
 class Recorder:

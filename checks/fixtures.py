@@ -109,5 +109,6 @@ def retrieval() -> SimpleNamespace:
     contexts, examples = ev.retrieval_examples(s, s.train_users, r.num_folds, r.fold_seed)
     index = ev.retrieval_context_index(s)
     prior = ev.log_popularity(ranking().task)
-    return SimpleNamespace(contexts=contexts, examples=examples, context_index=index, log_popularity=prior,
+    # The checks hand the learner a plain dense matrix (the demo keeps it sparse: ContextRows).
+    return SimpleNamespace(contexts=contexts.to_dense(), examples=examples, context_index=index, log_popularity=prior,
                            training_rows=s.split[s.split["userId"].isin(s.train_users)])

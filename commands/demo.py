@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -51,6 +50,7 @@ from recommender import code as learner_code
 from recommender import models, ranking
 from recommender.code import Code
 from recommender.figures import plot_embedding_map
+from solutions import evaluation as ev
 from solutions.pipeline import prepare, read_movielens
 
 # Default settings for each synthetic size (--synthetic SIZE without --config).
@@ -203,25 +203,31 @@ def print_mse_table(model: models.MSEModel, baselines: models.MSEBaselines, cfg:
 
 def print_ranking_table(result: ranking.SplitRanking, cfg: CourseConfig) -> None:
     task, k = result.task, cfg.ranking.k
-    print(f"\n{result.split_kind} split: {len(task.eval_users)} held-out users with a label rated "
-          f">= {cfg.ranking.relevant_rating}, {len(task.train_users)} training users, "
-          f"{task.seen.shape[1]:,} movies")
-    keys = [f"ndcg@{k}", f"hr@{k}", f"recall@{k}", "mrr", "coverage"]
-    width = max(len(v) for v in ranking.PREDICTORS.values())
-    print(f"  {'predictor':<{width}}  " + "  ".join(f"{key:>9}" for key in keys) + "  × most-popular")
+    print(f"\n{result.split_kind} split: {len(task.eval_users):,} held-out users with a label rated "
+          f">= {cfg.ranking.relevant_rating}, {len(task.train_users):,} training users, "
+          f"{task.num_movies:,} movies")
+    keys = list(next(iter(result.metrics.values())))
+    width = max(len(label) for label in table_labels(result).values())
+    print(f"  {'predictor':<{width}}  " + "  ".join(f"{key:>9}" for key in keys)
+          + "  × most-popular   train s   rank s  peak GiB")
     popular = result.metrics["most-popular"][f"ndcg@{k}"]
     for name, values in result.metrics.items():
         ratio = values[f"ndcg@{k}"] / popular if popular > 0 else float("nan")
-        print(f"  {ranking.PREDICTORS.get(name, name):<{width}}  "
-              + "  ".join(f"{values[key]:9.3f}" for key in keys) + f"  {ratio:14.2f}")
+        cost = result.costs[name]
+        print(f"  {table_labels(result)[name]:<{width}}  " + "  ".join(f"{values[key]:9.3f}" for key in keys)
+              + f"  {ratio:14.2f}  {cost.train_s:8.1f}  {cost.evaluate_s:7.1f}  {cost.peak_gib:8.2f}")
     if result.ease_left_out:
-        print(f"  (EASE left out: its {task.seen.shape[1]:,} x {task.seen.shape[1]:,} matrices exceed "
-              f"ease_max_movies = {cfg.ranking.ease_max_movies:,})")
+        print(f"  (EASE saw the {result.ease_movies:,} most-rated movies, the rest ranked below them: the whole "
+              f"catalogue's {task.num_movies:,} x {task.num_movies:,} float64 matrices would need "
+              f"{ev.ease_full_gib(task.num_movies):.0f} GiB each; ranking.ease_max_movies in course/config.py)")
+    if result.mse_movies < task.num_movies:
+        print(f"  (the MSE two-tower knows its own {result.mse_movies:,} movies (lesson 1 with the seed post's "
+              f"settings); the others are ranked below them)")
     mean, low, high = result.interval
     level = round(100 * cfg.ranking.bootstrap_confidence)
     verdict = "above 0: a real gain" if low > 0 else ("below 0: a real loss" if high < 0 else "includes 0: not conclusive")
     print(f"  softmax two-tower - most-popular, NDCG@{k}: {mean:+.3f}, {level} % paired bootstrap interval "
-          f"[{low:+.3f}, {high:+.3f}] over {len(task.eval_users)} users ({verdict})")
+          f"[{low:+.3f}, {high:+.3f}] over {len(task.eval_users):,} users ({verdict})")
     if result.check is not None:
         if result.check.agrees:
             print("  (your lesson 10 made this table; the reference's metrics give the same numbers for the same "
@@ -234,6 +240,14 @@ def print_ranking_table(result: ranking.SplitRanking, cfg: CourseConfig) -> None
             if len(result.check.differences) > 8:
                 print(f"    ... and {len(result.check.differences) - 8} more")
             print("  Run `make check LESSON=10` to see what is wrong.")
+
+
+def table_labels(result: ranking.SplitRanking) -> dict[str, str]:
+    """What the table calls each predictor (EASE says how many movies it saw when not all)."""
+    labels = {name: ranking.PREDICTORS.get(name, name) for name in result.metrics}
+    if result.ease_left_out:
+        labels["ease"] = f"EASE ({result.ease_movies:,} most-rated movies)"
+    return labels
 
 
 def write_metrics(results: dict[str, ranking.SplitRanking], path: Path) -> Path:
@@ -314,20 +328,16 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     print_mse_table(mse, baselines, cfg)
 
     heading("Ranking: what lands in a held-out user's top 10 (lessons 10-12)")
-    cells = len(data.user_ids) * len(data.top_movies)
-    results: dict[str, ranking.SplitRanking] | None = None
-    if cells <= cfg.ranking.max_dense_cells:
-        results = {}
-        for split_kind in ranking.SPLITS:
-            with clock.stage(f"ranking, {split_kind} split (lessons 10-12)"):
-                # The random split is the one the MSE model above was trained on: reused if its inputs match.
-                results[split_kind] = ranking.rank_split(cfg, ratings, movies, split_kind, code, device,
-                                                         mse if split_kind == "random" else None)
-            print_ranking_table(results[split_kind], cfg)
-    else:
-        print(f"skipped at this size: the evaluation's dense [users, movies] matrices would hold {cells:,} cells "
-              f"(limit ranking.max_dense_cells = {cfg.ranking.max_dense_cells:,} in course/config.py); "
-              f"the personas below come from the MSE model.")
+    print(f"each split's own models, trained on its training users; every held-out user scored and ranked in "
+          f"blocks of {cfg.ranking.block_users:,} (lesson 10's rank_unseen: "
+          f"{ranking.ranking_path(code).describe()})")
+    results: dict[str, ranking.SplitRanking] = {}
+    for split_kind in ranking.SPLITS:
+        with clock.stage(f"ranking, {split_kind} split (lessons 10-12)"):
+            # The random split is the one the MSE model above was trained on: reused if its inputs match.
+            results[split_kind] = ranking.rank_split(cfg, ratings, movies, split_kind, code, device,
+                                                     mse if split_kind == "random" else None)
+        print_ranking_table(results[split_kind], cfg)
 
     with clock.stage("embeddings (lesson 7)"):
         embeddings = code.l7.movie_embeddings(mse.params, models.to_device(data, device).movie_genres)
@@ -335,18 +345,13 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     with clock.stage("similar movies (lesson 8)"):
         similar_movies_section(embeddings.combined, data, code.l8)
 
-    if results is not None:
-        random_split = results["random"]
-        retrieval_vectors = ranking.retrieval_item_vectors(random_split, code)
-        retrieval_data = ranking.retrieval_data(random_split)
-        heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
-        with clock.stage("personas (lesson 9)"):
-            personas = personas_section(random_split.retrieval.model.params, retrieval_vectors, retrieval_data,
-                                        cfg.retrieval.persona_strength, code.l9)
-    else:
-        heading("Recommendations for five new users (no retraining), from the MSE two-tower of lessons 1-9")
-        with clock.stage("personas (lesson 9)"):
-            personas = personas_section(mse.params, embeddings.combined, data, cfg.data.persona_strength, code.l9)
+    random_split = results["random"]
+    retrieval_vectors = ranking.retrieval_item_vectors(random_split, code)
+    retrieval_data = ranking.retrieval_data(random_split)
+    heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
+    with clock.stage("personas (lesson 9)"):
+        personas = personas_section(random_split.retrieval.model.params, retrieval_vectors, retrieval_data,
+                                    cfg.retrieval.persona_strength, code.l9)
 
     heading("Figures")
     with clock.stage("figures"):
@@ -354,8 +359,7 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
         map_path = plot_embedding_map(embeddings.combined, data, out_dir / "movie_map.png")
     print(f"loss curve:          {loss_path}")
     print(f"movie embedding map: {map_path}")
-    if results is not None:
-        print(f"ranking metrics:     {write_metrics(results, out_dir / 'metrics.json')} (both tables above)")
+    print(f"ranking metrics:     {write_metrics(results, out_dir / 'metrics.json')} (both tables above)")
 
     heading("Saved models")
     models_dir = out_dir / "models"
@@ -364,27 +368,23 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
         # make recommend answers with the better one (and says which).
         ndcg = f"ndcg@{cfg.ranking.k}"
         base = {"command": "make demo", "config": config_name, "source": source}
-        metrics = {"val_mse": mse.best_val_loss, "baseline_mse": baselines.better}
-        if results is not None:
-            metrics[ndcg] = results["random"].metrics["mse-two-tower"][ndcg]
+        metrics = {"val_mse": mse.best_val_loss, "baseline_mse": baselines.better,
+                   ndcg: results["random"].metrics["mse-two-tower"][ndcg]}
         mse_dir = save_model(models_dir / MODEL_KIND, MODEL_KIND, mse.params, embeddings.combined, data,
                              cfg.data.persona_strength,
                              {**base, "code": {**code.record(models.MSE_LESSONS), "path": mse.path.name},
                               "metrics": metrics})
         print(f"{mse_dir}: {models.MSE_NAME}, code: {code.owners(models.MSE_LESSONS)}, {mse.path.name} path")
-        if results is None:  # no retrieval model this time: an older one must not answer for this one
-            shutil.rmtree(models_dir / RETRIEVAL_KIND, ignore_errors=True)
-        else:
-            retrieval = results["random"].retrieval
-            retrieval_dir = save_model(
-                models_dir / RETRIEVAL_KIND, RETRIEVAL_KIND, retrieval.model.params, retrieval_vectors,
-                retrieval_data, cfg.retrieval.persona_strength,
-                {**base, "code": {**code.record(models.RETRIEVAL_LESSONS), "path": retrieval.path.name},
-                 "metrics": {ndcg: results["random"].metrics["softmax-two-tower"][ndcg]}})
-            print(f"{retrieval_dir}: {models.RETRIEVAL_NAME}, code: {code.owners(models.RETRIEVAL_LESSONS)}, "
-                  f"{retrieval.path.name} path")
+        retrieval = results["random"].retrieval
+        retrieval_dir = save_model(
+            models_dir / RETRIEVAL_KIND, RETRIEVAL_KIND, retrieval.model.params, retrieval_vectors,
+            retrieval_data, cfg.retrieval.persona_strength,
+            {**base, "code": {**code.record(models.RETRIEVAL_LESSONS), "path": retrieval.path.name},
+             "metrics": {ndcg: results["random"].metrics["softmax-two-tower"][ndcg]}})
+        print(f"{retrieval_dir}: {models.RETRIEVAL_NAME}, code: {code.owners(models.RETRIEVAL_LESSONS)}, "
+              f"{retrieval.path.name} path")
     answering = print_answering_model(models_dir)
-    genres_by_id = (retrieval_data if results is not None else data).maps.genres_by_id
+    genres_by_id = retrieval_data.maps.genres_by_id
     return {"val_loss": mse.best_val_loss, "baselines": baselines, "history": history, "mse": mse,
             "figures": [loss_path, map_path], "models": models_dir, "answering_model": answering,
             "ranking": results, "personas": personas, "data": data, "persona_genres": genres_by_id,
@@ -432,13 +432,14 @@ def demo_record(result: dict, clock: Stopwatch) -> dict:
         # The process's peak resident memory (ru_maxrss is in KiB on Linux).
         "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
     }
-    if result["ranking"] is not None:
-        record["paths"]["retrieval"] = result["ranking"]["random"].retrieval.path.name
-        record["ranking"] = {
-            split: {"held_out_users": len(r.task.eval_users), "train_users": len(r.task.train_users),
-                    "movies": int(r.task.seen.shape[1]), "metrics": r.metrics, "interval_vs_most_popular": r.interval,
-                    "lesson_10_agrees": None if r.check is None else r.check.agrees}
-            for split, r in result["ranking"].items()}
+    record["paths"]["retrieval"] = result["ranking"]["random"].retrieval.path.name
+    record["ranking"] = {
+        split: {"held_out_users": len(r.task.eval_users), "train_users": len(r.task.train_users),
+                "movies": r.task.num_movies, "ease_movies": r.ease_movies, "mse_movies": r.mse_movies,
+                "metrics": r.metrics, "interval_vs_most_popular": r.interval,
+                "costs": {name: vars(cost) for name, cost in r.costs.items()},
+                "lesson_10_agrees": None if r.check is None else r.check.agrees}
+        for split, r in result["ranking"].items()}
     record["personas"] = persona_fit(result["personas"], result["persona_genres"])
     return record
 

@@ -89,11 +89,26 @@ def render_demo(demo: dict) -> str:
             out.append(f"- {SPLIT_NAMES.get(split, split)}: softmax two-tower − most-popular NDCG@10 {mean:+.3f}, "
                        f"95 % paired bootstrap interval [{low:+.3f}, {high:+.3f}]")
         out.append("")
-        metric_rows = [[f"{SPLIT_NAMES.get(split, split)}: {PREDICTORS.get(name, name)}"]
-                       + [f"{values[key]:.3f}" for key in ("hr@10", "recall@10", "mrr", "coverage")]
-                       for split in splits for name, values in ranking[split]["metrics"].items()]
-        out += ["The other metrics of the same rankings:", "",
-                _table(["split: predictor", "HR@10", "Recall@10", "MRR", "coverage"], metric_rows), ""]
+        for split in splits:
+            r = ranking[split]
+            keys = [key for key in next(iter(r["metrics"].values())) if key != "ndcg@10"]
+            rows = []
+            for name, values in r["metrics"].items():
+                cost = r.get("costs", {}).get(name)
+                rows.append([PREDICTORS.get(name, name)] + [f"{values[key]:.3f}" for key in keys]
+                            + ([f"{cost['train_s']:.1f} s", f"{cost['evaluate_s']:.1f} s", f"{cost['peak_gib']:.2f} GiB"]
+                               if cost else ["", "", ""]))
+            notes = []
+            if r.get("ease_movies", r["movies"]) < r["movies"]:
+                notes.append(f"EASE saw the {r['ease_movies']:,} most-rated of the {r['movies']:,} movies, the rest "
+                             f"ranked below them (the whole catalogue's float64 [M, M] matrices would need "
+                             f"{r['movies'] ** 2 * 8 / 2 ** 30:.0f} GiB each)")
+            if r.get("mse_movies", r["movies"]) < r["movies"]:
+                notes.append(f"the MSE two-tower scores its own {r['mse_movies']:,} movies, the rest ranked below them")
+            out += [f"The {SPLIT_NAMES.get(split, split)}'s other metrics, {r['movies']:,} movies, and what each "
+                    f"predictor took to train and to rank every held-out user (peak: the process's memory then)"
+                    + (f"; {'; '.join(notes)}" if notes else "") + ":", "",
+                    _table(["predictor", *keys, "train", "rank", "peak"], rows), ""]
     if demo.get("personas"):
         rows = [[name, f"{fit['loved']} of {fit['movies']}", str(fit["hated_only"])]
                 for name, fit in demo["personas"].items()]

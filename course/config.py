@@ -73,19 +73,24 @@ class RankingConfig:
     """Lesson 10's evaluation protocol and baselines (lesson 11 runs it on both splits)."""
     # The size of the recommended list every metric looks at (NDCG@k, HR@k, Recall@k, coverage).
     k: int = 10
+    # The catalogue of the ranking and of the retrieval model: lesson 1 keeps the movies with
+    # more ratings than this (None: DataConfig's, the MSE model's own catalogue).
+    min_ratings_per_movie: int | None = None
     # A label rated this or more counts as relevant (a movie the user liked).
     relevant_rating: float = 4.0
     # Bayesian average: this many imaginary ratings at the global mean per movie.
     bayes_prior_weight: float = 10.0
-    # EASE's L2 penalty, and the largest catalogue for which its [M, M] matrices are
-    # computed (memory quadratic in M: 12,000 movies are 1.2 GB per float64 matrix).
+    # EASE's L2 penalty, and the most movies it sees: its [M, M] matrices grow with the square
+    # of the catalogue (12,000 movies are 1.2 GB per float64 matrix) and their inverse with the
+    # cube. A larger catalogue gets EASE on its most-rated movies, the rest ranked below them.
     ease_l2: float = 200.0
     ease_max_movies: int = 12_000
-    # The evaluation holds dense [users, movies] matrices (the training users' ratings in
-    # float64, the held-out users' history and labels): `make demo` runs it only where users
-    # x catalogue is at most this many cells (400M: 3.2 GB for one float64 matrix). On
-    # ml-latest-small that is 1.3M cells; at ML-32M size 1.1 billion, so the demo skips it there.
-    max_dense_cells: int = 400_000_000
+    # The evaluation is streamed: this many held-out users at a time, their scores, histories
+    # and labels dense for that block only (2,048 x 40,000 float32 scores are 330 MB).
+    block_users: int = 2048
+    # The MRR looks this deep into each ranking (None: the whole catalogue). Ranking a whole
+    # catalogue of tens of thousands of movies per user costs a sort each; the top 100 does not.
+    mrr_depth: int | None = None
     # Paired bootstrap of a difference over users.
     bootstrap_samples: int = 2000
     bootstrap_confidence: float = 0.95
@@ -127,6 +132,10 @@ class RetrievalConfig:
     temporal_popularity_weight: float | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    # The softmax of each step: over the whole catalogue (None), or over the batch's own movies
+    # and this many drawn by popularity, corrected for the draw (lesson 12's sampled softmax):
+    # a step then costs the same for 2,000 movies or 50,000.
+    num_negatives: int | None = None
     # A persona's favourite movies and liked genres get this value in the retrieval context.
     persona_strength: float = 1.0
 
@@ -203,7 +212,19 @@ class CourseConfig:
 BLOG_DEFAULTS = CourseConfig()
 
 CONFIGS: dict[str, CourseConfig] = {
-    "ml-32m": BLOG_DEFAULTS,
+    # The seed post's settings for lessons 1-9 (the MSE model). The ranking of lessons 10-12,
+    # and the retrieval model, take every movie with more than 20 ratings: so many (42,838
+    # on the synthetic ML-32M) that EASE's float64 [M, M] would need 13.7 GiB, more than the
+    # 8 GiB the demo may use; EASE sees the most-rated of them. The retrieval model samples
+    # its softmax (lesson 12, task 12.7), and the MRR looks 100 deep.
+    "ml-32m": replace(
+        BLOG_DEFAULTS,
+        ranking=replace(BLOG_DEFAULTS.ranking, min_ratings_per_movie=20, ease_max_movies=6000, mrr_depth=100),
+        retrieval=replace(BLOG_DEFAULTS.retrieval,
+                          train=replace(BLOG_DEFAULTS.retrieval.train, steps=3000, batch_size=512,
+                                        lr_schedule=((0, 0.01), (2000, 0.002)), weight_decay=0.0),
+                          temperature=0.05, popularity_weight=1.0, temporal_popularity_weight=2.0,
+                          num_negatives=1024, new_user_share=0.3)),
     # Tuned for 100k ratings (make demo): the blog's embedding sizes, but only 12,775
     # training examples, so the blog's schedule memorises the 488 training users and ends far
     # worse than a baseline on new ones. Weight decay is the fix (validation MSE ~0.79 against

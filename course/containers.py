@@ -111,3 +111,90 @@ class AdamState:
     step: int
     first: list[torch.Tensor]
     second: list[torch.Tensor]
+
+
+@dataclass(frozen=True)
+class ContextRows:
+    """Many users' context rows kept sparse (lesson 12's contexts of every fold at ML-32M size:
+    a catalogue-wide row per user, nearly all zeros), read back a few rows at a time.
+
+    ``contexts[rows]`` (a tensor of row numbers, or a slice) gives those rows dense
+    ``[len(rows), width]``, exactly as a dense matrix would: lesson 12's loop indexes it like
+    one. :meth:`sparse_rows` gives them as a sparse CSR matrix instead (the fast path)."""
+    row_starts: torch.Tensor   # int64 [U + 1]: row u's values are values[row_starts[u]:row_starts[u + 1]]
+    columns: torch.Tensor      # int64 [nnz]
+    values: torch.Tensor       # [nnz], the dtype of the rows given
+    width: int
+
+    @staticmethod
+    def from_dense(blocks) -> "ContextRows":
+        """The rows of dense blocks ``[B_i, width]``, one after the other (``blocks`` may be a
+        generator: each block is made sparse before the next is asked for)."""
+        return ContextRows.concat(ContextRows._one(block) for block in blocks)
+
+    @staticmethod
+    def _one(block: torch.Tensor) -> "ContextRows":
+        import torch
+
+        user, column = block.nonzero(as_tuple=True)
+        starts = torch.zeros(block.shape[0] + 1, dtype=torch.int64)
+        starts[1:] = torch.cumsum(torch.bincount(user, minlength=block.shape[0]), 0)
+        return ContextRows(starts, column, block[user, column], block.shape[1])
+
+    @staticmethod
+    def concat(pieces) -> "ContextRows":
+        """The rows of several ``ContextRows``, one after the other."""
+        import torch
+
+        pieces = list(pieces)
+        starts, offset = [torch.zeros(1, dtype=torch.int64)], 0
+        for piece in pieces:
+            starts.append(piece.row_starts[1:] + offset)
+            offset += int(piece.row_starts[-1])
+        return ContextRows(torch.cat(starts), torch.cat([p.columns for p in pieces]),
+                           torch.cat([p.values for p in pieces]), pieces[0].width if pieces else 0)
+
+    def __len__(self) -> int:
+        return len(self.row_starts) - 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), self.width)
+
+    def _picked(self, rows):
+        import torch
+
+        if isinstance(rows, slice):
+            rows = torch.arange(len(self))[rows]
+        rows = torch.as_tensor(rows, dtype=torch.int64).cpu()
+        first, counts = self.row_starts[rows], self.row_starts[rows + 1] - self.row_starts[rows]
+        at = torch.repeat_interleave(first - torch.cumsum(counts, 0) + counts, counts) + torch.arange(int(counts.sum()))
+        return rows, counts, at
+
+    def __getitem__(self, rows) -> torch.Tensor:
+        import torch
+
+        rows, counts, at = self._picked(rows)
+        dense = torch.zeros((len(rows), self.width), dtype=self.values.dtype)
+        dense[torch.repeat_interleave(torch.arange(len(rows)), counts), self.columns[at]] = self.values[at]
+        return dense
+
+    def sparse_rows(self, rows) -> torch.Tensor:
+        """The same rows as a sparse CSR matrix ``[len(rows), width]``."""
+        import warnings
+
+        import torch
+
+        rows, counts, at = self._picked(rows)
+        starts = torch.zeros(len(rows) + 1, dtype=torch.int64)
+        starts[1:] = torch.cumsum(counts, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+            return torch.sparse_csr_tensor(starts, self.columns[at], self.values[at], size=(len(rows), self.width))
+
+    def to(self, device) -> "ContextRows":
+        """The rows stay in CPU memory (the tensors they give can be moved)."""
+        return self
+
+    def to_dense(self) -> torch.Tensor:
+        return self[slice(None)]

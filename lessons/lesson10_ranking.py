@@ -61,7 +61,9 @@ def catalogue_coverage(ranked: torch.Tensor, num_movies: int, k: int) -> float:
 
 def most_popular_scores(interactions: torch.Tensor) -> torch.Tensor:
     """The popularity chart: float64 ``[M]``, the number of training users who rated each
-    movie. ``interactions`` is ``[N, M]``, nonzero where training user n rated movie m."""
+    movie. ``interactions`` is a sparse CSR matrix ``[N, M]`` whose stored values are nonzero
+    where training user n rated movie m (``interactions.col_indices()`` holds the movie of
+    every stored value, ``interactions.values()`` the values)."""
     # TODO Task 10.4: the popularity chart: how many training users rated each movie.
     # Read lessons/lesson10_ranking.md, task 10.4; `make hint LESSON=10 TASK=10.4` if you are stuck.
     raise NotImplementedError("Lesson 10.4: the popularity chart: how many training users rated each movie")
@@ -88,9 +90,10 @@ def ease_weights(interactions: torch.Tensor, l2: float) -> torch.Tensor:
     ``diag(B) = 0``, with an L2 penalty ``l2``. Closed form: ``P = (XᵀX + l2·I)⁻¹``, then
     ``B[i, j] = -P[i, j] / P[j, j]`` off the diagonal and 0 on it.
 
-    ``interactions`` is ``[N, M]``, 1 where training user n rated movie m, else 0. A user's
-    scores are then ``their 0/1 history row @ B``. Memory is quadratic in M: fine for a few
-    thousand movies, not for the 80,000 of ML-32M.
+    ``interactions`` is a sparse CSR matrix ``[N, M]``, stored values nonzero where training
+    user n rated movie m (as for :func:`most_popular_scores`). A user's scores are then
+    ``their 0/1 history row @ B``. Memory is quadratic in M: fine for a few thousand movies,
+    not for the 80,000 of ML-32M.
     """
     # TODO Task 10.6: EASE: the item-item weights in closed form.
     # Read lessons/lesson10_ranking.md, task 10.6; `make hint LESSON=10 TASK=10.6` if you are stuck.

@@ -61,13 +61,14 @@ def implicit_contexts(split: pd.DataFrame, user_ids: np.ndarray, movie_index: di
 
 
 def catalogue_logits(params: Params, user_context: torch.Tensor, movie_genres: torch.Tensor,
-                     temperature: float) -> torch.Tensor:
-    """Scores of every catalogue movie for a batch of users: ``[B, M]``.
+                     temperature: float, movie_rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of every catalogue movie for a batch of users: ``[B, M]`` (or ``[B, len(movie_rows)]``).
 
     The user embeddings of ``user_context`` ``[B, C]`` (lesson 5's ``user_tower``) dotted
     with the combined embedding of every movie (lesson 5's ``item_tower`` on all of
     ``movie_genres`` ``[M, G]`` and rows ``0..M-1``), divided by ``temperature``: a small
-    temperature makes the softmax sharper, as if the embeddings were longer.
+    temperature makes the softmax sharper, as if the embeddings were longer. With
+    ``movie_rows``, only those movies, in that order (the sampled softmax of task 12.7).
     """
     # TODO Task 12.3: every movie's score for a batch of users, at a temperature.
     # Read lessons/lesson12_retrieval.md, task 12.3; `make hint LESSON=12 TASK=12.3` if you are stuck.
@@ -125,7 +126,32 @@ def train_retrieval(params: Params, contexts: torch.Tensor, examples: Examples, 
     parameter squared, then take an :func:`adam_step` at lesson 6's
     ``learning_rate(step, cfg.train.lr_schedule)`` with ``cfg.betas`` and ``cfg.eps`` (one
     :class:`AdamState` for the whole run, from zero).
+
+    With ``cfg.num_negatives`` set (a large catalogue), each step scores only the batch's own
+    movies and that many negatives drawn, with replacement, from ``exp(log_popularity)``
+    (``torch.multinomial`` with ``generator``, right after the minibatch), and takes
+    :func:`sampled_softmax_loss` instead of :func:`softmax_loss`.
     """
     # TODO Task 12.6: the training loop of lesson 6 with the softmax loss and Adam.
     # Read lessons/lesson12_retrieval.md, task 12.6; `make hint LESSON=12 TASK=12.6` if you are stuck.
     raise NotImplementedError("Lesson 12.6: the training loop of lesson 6 with the softmax loss and Adam")
+
+
+def sampled_softmax_loss(logits: torch.Tensor, target_rows: torch.Tensor, candidate_rows: torch.Tensor,
+                         log_popularity: torch.Tensor, num_negatives: int, alpha: float) -> torch.Tensor:
+    """The softmax loss over a sample of the catalogue, corrected for how it was drawn (a 0-d tensor).
+
+    ``candidate_rows`` ``[B + S]`` are the batch's own movies (``target_rows`` ``[B]``, in
+    batch order) then ``S = num_negatives`` movies drawn with replacement from
+    ``q = exp(log_popularity)``; ``logits`` ``[B, B + S]`` score every candidate for every
+    user, so row b's own movie is column b. Each candidate c was expected in the sample
+    ``S * q[c]`` times: subtract ``log(S * q[c])`` from its logits (the logQ correction, Bengio
+    and Senecal 2008), so that a popular movie drawn again and again does not look like a
+    strong rival, and add ``alpha * log_popularity[c]`` as :func:`softmax_loss` does. A column
+    other than b that holds row b's own movie is no rival of it (an accidental hit): leave it
+    out of row b's softmax (``-inf``). The loss is the mean over rows of ``logsumexp(z[b]) -
+    z[b, b]``.
+    """
+    # TODO Task 12.7: a sampled softmax, corrected for how its negatives were drawn.
+    # Read lessons/lesson12_retrieval.md, task 12.7; `make hint LESSON=12 TASK=12.7` if you are stuck.
+    raise NotImplementedError("Lesson 12.7: a sampled softmax, corrected for how its negatives were drawn")

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 
 from course.config import CourseConfig
 from course.containers import Examples, Params, PreparedData, TrainHistory
-from fast import mse_training
+from fast import mse_training, retrieval_contexts
 from recommender import paths
 from recommender.code import Code
 from solutions import evaluation as ev
@@ -25,12 +26,12 @@ from solutions.pipeline import new_parameters
 #: The lessons whose code makes each model (for its record: model.json's "code").
 MSE_LESSONS = (1, 2, 3, 4, 5, 6)
 RETRIEVAL_LESSONS = (1, 2, 3, 4, 5, 6, 12)
-#: The lesson functions the retrieval model's training calls (it has no fast path yet).
+#: The lesson functions the retrieval model's training calls.
 RETRIEVAL_CALLS = {4: ("user_mean_ratings", "build_examples"),
                    5: ("init_parameters", "user_tower", "item_tower"),
                    6: ("learning_rate", "sample_minibatch"),
                    12: ("fold_splits", "implicit_contexts", "catalogue_logits", "softmax_loss", "adam_step",
-                        "train_retrieval")}
+                        "train_retrieval", "sampled_softmax_loss")}
 MSE_NAME, RETRIEVAL_NAME = "MSE two-tower (lessons 5-6)", "softmax two-tower (lesson 12)"
 
 
@@ -94,7 +95,10 @@ def mse_path(code: Code) -> paths.TrainingPath:
 
 
 def retrieval_path(code: Code) -> paths.TrainingPath:
-    return paths.choose(RETRIEVAL_NAME, code, RETRIEVAL_CALLS)
+    """The fast path of lesson 12's training feeds its own loop sparse context rows; it runs
+    only where the functions that see them are the reference's (fast/retrieval_contexts.py)."""
+    path = paths.choose(RETRIEVAL_NAME, code, RETRIEVAL_CALLS, "fast/retrieval_contexts.py")
+    return replace(path, fast=not code.yours_among(retrieval_contexts.STANDS_FOR))
 
 
 def train_mse(data: PreparedData, cfg: CourseConfig, code: Code, device: torch.device,
@@ -116,4 +120,57 @@ def train_mse(data: PreparedData, cfg: CourseConfig, code: Code, device: torch.d
 def train_retrieval(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig, code: Code,
                     device: torch.device) -> RetrievalModel:
     """Lesson 12's model on ``task``'s training users, by ``code``."""
-    return RetrievalModel(ev.train_retrieval_model(s, task, cfg, device, code=code), retrieval_path(code))
+    path = retrieval_path(code)
+    return RetrievalModel(ev.train_retrieval_model(s, task, cfg, device, code=code, **retrieval_fast_parts(path)),
+                          path)
+
+
+def retrieval_fast_parts(path: paths.TrainingPath) -> dict:
+    """What the fast path of lesson 12 changes (fast/retrieval_contexts.py): contexts made
+    straight into sparse rows, and read by the towers sparse. Nothing on the textbook path."""
+    return {"contexts_as": retrieval_contexts.SparseContexts,
+            "context_rows": retrieval_contexts.implicit_context_rows} if path.fast else {}
+
+
+def train_mse_for_ranking(ratings, movies, cfg: CourseConfig, s: SimpleNamespace, task: ev.RankingTask,
+                          code: Code, device: torch.device) -> tuple[MSEModel, ev.Scorer]:
+    """The MSE model for a ranking whose catalogue is larger than its own (ML-32M: the ranking
+    and the retrieval model take every movie with ``cfg.ranking.min_ratings_per_movie``
+    ratings, the MSE model keeps the seed post's settings).
+
+    Lessons 1-4 with ``cfg.data`` make its inputs, on the same split; it trains on the
+    ranking's training users only (its validation users: the ranking's held-out users). A
+    held-out user's context comes from their history in the ranking's split (``s``), on the
+    MSE model's catalogue, so no label of the ranking ever enters it. Its scores go to its
+    movies' columns of the ranking's catalogue; every other movie is ranked below them, in
+    catalogue order (most rated first)."""
+    from solutions.pipeline import prepare_stages, to_prepared
+
+    l4 = code.l4
+    own = prepare_stages(ratings, movies, cfg.data, code, split_kind=s.split_kind)
+    own.train_users = np.intersect1d(own.users, task.train_users)
+    own.val_users = np.intersect1d(own.users, s.val_users)
+    own.train = l4.build_examples(own.split, own.train_users, own.user_means, own.movie_index)
+    own.val = l4.build_examples(own.split, own.val_users, own.user_means, own.movie_index)
+    model = train_mse(to_prepared(own), cfg, code, device)
+
+    history = s.split[s.split["userId"].isin(task.eval_users) & s.split["movieId"].isin(own.movie_index.keys())]
+    means = l4.user_mean_ratings(history)
+    affinity = l4.user_genre_affinity(history, means, own.movie_index, own.movie_genres)
+    found = l4.build_user_contexts(history, means, own.context_index, affinity)
+    contexts = torch.zeros((task.num_users, own.context_index.size), dtype=found.dtype)
+    row = torch.tensor(means.index.get_indexer(task.eval_users), dtype=torch.int64)
+    contexts[row >= 0] = found[row[row >= 0]]          # a user with no history there: an empty context
+    columns = torch.tensor([s.movie_index[m] for m in own.top_movies], dtype=torch.int64)
+    own_scores = ev.mse_scorer(model.params, contexts, own.movie_genres, code)
+    if torch.equal(columns, torch.arange(len(columns))):
+        # Both catalogues are lesson 1's, most rated first: the MSE model's is the other's start.
+        return model, ev.LeadingScorer(len(columns), task.num_movies, own_scores)
+
+    def scores(first: int, last: int) -> torch.Tensor:
+        part = own_scores(first, last)
+        placed = torch.full((last - first, task.num_movies), float(part.min()) - 1.0 if part.numel() else 0.0,
+                            dtype=part.dtype)
+        placed[:, columns] = part
+        return placed
+    return model, scores

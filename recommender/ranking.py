@@ -9,13 +9,17 @@ difference is reported (:class:`MetricCheck`): a wrong NDCG must not pass for a 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import torch
 
+from course import measure
 from course.config import CourseConfig
-from recommender import models
+from fast import ranking as fast_ranking
+from recommender import models, paths
 from recommender.code import Code
 from solutions import evaluation as ev
 from solutions.pipeline import REFERENCE, prepare_stages, to_prepared
@@ -45,10 +49,19 @@ class MetricCheck:
 
 
 @dataclass
+class Cost:
+    """What one predictor took: wall seconds to train (0 for what learns nothing), wall
+    seconds to score and rank every held-out user, and the process's peak memory then."""
+    train_s: float
+    evaluate_s: float
+    peak_gib: float
+
+
+@dataclass
 class SplitRanking:
     """Everything lessons 10-12 measured on one split."""
     split_kind: str
-    stages: SimpleNamespace                      # lessons 1-4 (and 11) on this split
+    stages: SimpleNamespace                      # lessons 1-4 (and 11) on this split, the ranking's catalogue
     task: ev.RankingTask                         # who trains, who is ranked, what is a hit
     mse: models.MSEModel
     retrieval: models.RetrievalModel
@@ -56,53 +69,117 @@ class SplitRanking:
     per_user: dict[str, dict[str, torch.Tensor]]
     interval: tuple[float, float, float]         # softmax two-tower - most-popular, NDCG@k
     check: MetricCheck | None                    # None: lesson 10 is the reference's
+    costs: dict[str, Cost]                       # predictor -> what it took
+    ease_movies: int                             # how many movies EASE saw
+    mse_movies: int                              # how many movies the MSE model scores (its catalogue)
 
     @property
     def ease_left_out(self) -> bool:
-        return "ease" not in self.metrics
+        return self.ease_movies < self.task.num_movies
 
 
-def _check_metrics(scores: dict[str, torch.Tensor], ranked: dict[str, torch.Tensor],
-                   metrics: dict[str, dict[str, float]], task: ev.RankingTask, k: int) -> MetricCheck:
-    """The reference's ranking and metrics of the same scores, and every difference."""
-    check = MetricCheck()
-    for name, value in scores.items():
-        reference_ranked = ev.rank(value, task, REFERENCE)
-        if not torch.equal(torch.as_tensor(ranked[name])[:, :k], reference_ranked[:, :k]):
-            check.differences.append(f"{PREDICTORS.get(name, name)}: your rank_unseen gives another top {k} "
-                                     f"than the reference's for the same scores")
-        reference, _ = ev.ranking_summary(torch.as_tensor(ranked[name]), task, k, REFERENCE)
-        for metric, want in reference.items():
-            got = metrics[name].get(metric)
-            if got is None or not abs(got - want) <= 1e-9 * max(1.0, abs(want)):
-                check.differences.append(f"{PREDICTORS.get(name, name)} {metric}: yours {got}, the reference's "
-                                         f"{want:.6f} for the same ranking")
-    return check
+@dataclass
+class Measured:
+    seconds: float = 0.0
+    peak_gib: float = 0.0
+
+
+@contextmanager
+def measured():
+    """The wall time and the peak memory of the work in the ``with`` block."""
+    result = Measured()
+    measure.reset_peak()
+    start = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds, result.peak_gib = time.perf_counter() - start, measure.peak_gib()
+
+
+def ranking_code(code: Code) -> SimpleNamespace:
+    """``code`` with lesson 10's ``rank_unseen`` on the fast path (fast/ranking.py) where it is
+    the reference's: the textbook sorts each user's whole row."""
+    if code.yours_among(fast_ranking.STANDS_FOR):
+        return code
+    l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
+    l10.rank_unseen = fast_ranking.rank_unseen
+    return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
+
+
+def ranking_path(code: Code) -> paths.TrainingPath:
+    return paths.choose("ranking (lesson 10's rank_unseen)", code, fast_ranking.STANDS_FOR, "fast/ranking.py")
+
+
+def _checker(name: str, code: Code, cfg: CourseConfig, check: MetricCheck):
+    """Called with every block the learner's lesson 10 ranked: the reference's ranking and
+    metrics of the same scores, and every difference (at most one sentence per kind)."""
+    k, said = cfg.ranking.k, set()
+
+    def compare(first, last, scores, seen, relevant, ranked):
+        label = PREDICTORS.get(name, name)
+        reference_ranked = fast_ranking.rank_unseen(scores, seen, ranked.shape[1])
+        if "rank" not in said and not torch.equal(torch.as_tensor(ranked)[:, :k], reference_ranked[:, :k]):
+            said.add("rank")
+            check.differences.append(f"{label}: your rank_unseen gives another top {k} than the reference's for "
+                                     f"the same scores")
+        got = code.l10.ranking_metrics(ranked, relevant, k)
+        want = REFERENCE.l10.ranking_metrics(torch.as_tensor(ranked), relevant, k)
+        for metric, values in want.items():
+            mine = torch.as_tensor(got.get(metric, torch.full_like(values, float("nan")))).to(torch.float64)
+            if metric not in said and not torch.allclose(mine, values, rtol=1e-9, atol=1e-12):
+                said.add(metric)
+                key = ev.metric_names(k, cfg.ranking, relevant.shape[1]).get(metric, metric)
+                check.differences.append(f"{label} {key}: yours {float(mine.mean()):.6f}, the reference's "
+                                         f"{float(values.mean()):.6f} for the same rankings (users {first}-{last - 1})")
+    return compare
 
 
 def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, device: torch.device,
                mse_model: models.MSEModel | None = None) -> SplitRanking:
-    """One split of the ranking evaluation. ``mse_model`` (the demo's main model) is ranked
-    when it was trained on exactly this split's inputs; otherwise this split trains its own."""
-    s = prepare_stages(ratings, movies, cfg.data, code, split_kind=split_kind)
+    """One split of the ranking evaluation. The catalogue is ``cfg.ranking``'s (lesson 1 with
+    its ``min_ratings_per_movie``; the MSE model's own where that is None). ``mse_model`` (the
+    demo's main model) is ranked when it was trained on exactly this split's inputs; otherwise
+    this split trains its own, on this split's training users only."""
+    s = prepare_stages(ratings, movies, ranking_data_config(cfg), code, split_kind=split_kind)
+    s.clean = s.top_ratings = None   # lessons 1-3's tables: the split is all the ranking reads from here on
     task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
-    if mse_model is None or not _same_inputs(mse_model, s):
-        mse_model = models.train_mse(to_prepared(s), cfg, code, device)
-    retrieval = models.train_retrieval(s, task, cfg, code, device)
-    scores = {"mse-two-tower": ev.mse_model_scores(mse_model.params, s, task, code),
-              "softmax-two-tower": ev.retrieval_scores(retrieval.model, s, task, cfg.retrieval.temperature,
-                                                       cfg.retrieval.popularity_weight_for(split_kind), code),
-              **ev.baseline_scores(task, cfg.ranking, code)}
-    metrics, per_user, ranked = {}, {}, {}
-    for name, value in scores.items():
-        ranked[name] = ev.rank(value, task, code)
-        metrics[name], per_user[name] = ev.ranking_summary(ranked[name], task, cfg.ranking.k, code)
+    trained: dict[str, Measured] = {}
+    with measured() as trained["mse-two-tower"]:
+        if ranking_data_config(cfg) != cfg.data:
+            mse_model, mse_scores = models.train_mse_for_ranking(ratings, movies, cfg, s, task, code, device)
+        else:
+            if mse_model is None or not _same_inputs(mse_model, s):
+                mse_model = models.train_mse(to_prepared(s), cfg, code, device)
+            mse_scores = ev.mse_scorer(mse_model.params, s.user_context[task.eval_rows], s.movie_genres, code)
+    with measured() as trained["softmax-two-tower"]:
+        retrieval = models.train_retrieval(s, task, cfg, code, device)
+    with measured() as trained["ease"]:   # the baselines learn here: EASE is nearly all of it
+        scorers = {"mse-two-tower": mse_scores,
+                   "softmax-two-tower": ev.retrieval_scorer(retrieval.model, s, task, cfg.retrieval.temperature,
+                                                            cfg.retrieval.popularity_weight_for(split_kind), code,
+                                                            **models.retrieval_fast_parts(retrieval.path)),
+                   **ev.baseline_scorers(task, cfg.ranking, code)}
+    evaluation_code = ranking_code(code)
+    check = MetricCheck() if code.yours_among({10: METRIC_FUNCTIONS}) else None
+    metrics, per_user, costs = {}, {}, {}
+    for name, scorer in scorers.items():
+        with measured() as evaluated:
+            ranked = ev.evaluate_ranking(scorer, task, cfg.ranking, evaluation_code,
+                                         _checker(name, code, cfg, check) if check is not None else None)
+        training = trained.get(name, Measured())
+        costs[name] = Cost(training.seconds, evaluated.seconds, max(training.peak_gib, evaluated.peak_gib))
+        metrics[name], per_user[name] = ranked.summary, ranked.per_user
     interval = ev.bootstrap_difference(per_user["softmax-two-tower"], per_user["most-popular"], cfg.ranking,
                                        code=code)
-    check = None
-    if code.yours_among({10: METRIC_FUNCTIONS}):
-        check = _check_metrics(scores, ranked, metrics, task, cfg.ranking.k)
-    return SplitRanking(split_kind, s, task, mse_model, retrieval, metrics, per_user, interval, check)
+    return SplitRanking(split_kind, s, task, mse_model, retrieval, metrics, per_user, interval, check, costs,
+                        ev.ease_movies(task, cfg.ranking), len(mse_model.data.top_movies))
+
+
+def ranking_data_config(cfg: CourseConfig):
+    """Lesson 1-4 settings of the ranking's catalogue (and the retrieval model's)."""
+    if cfg.ranking.min_ratings_per_movie is None:
+        return cfg.data
+    return replace(cfg.data, min_ratings_per_movie=cfg.ranking.min_ratings_per_movie)
 
 
 def _same_inputs(model: models.MSEModel, s: SimpleNamespace) -> bool:

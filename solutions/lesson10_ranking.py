@@ -72,9 +72,12 @@ def catalogue_coverage(ranked: torch.Tensor, num_movies: int, k: int) -> float:
 
 def most_popular_scores(interactions: torch.Tensor) -> torch.Tensor:
     """The popularity chart: float64 ``[M]``, the number of training users who rated each
-    movie. ``interactions`` is ``[N, M]``, nonzero where training user n rated movie m."""
+    movie. ``interactions`` is a sparse CSR matrix ``[N, M]`` whose stored values are nonzero
+    where training user n rated movie m (``interactions.col_indices()`` holds the movie of
+    every stored value, ``interactions.values()`` the values)."""
     # BEGIN SOLUTION 10.4
-    return (interactions != 0).sum(dim=0).to(torch.float64)
+    rated = interactions.values() != 0
+    return torch.bincount(interactions.col_indices()[rated], minlength=interactions.shape[1]).to(torch.float64)
     # END SOLUTION
 
 
@@ -102,13 +105,16 @@ def ease_weights(interactions: torch.Tensor, l2: float) -> torch.Tensor:
     ``diag(B) = 0``, with an L2 penalty ``l2``. Closed form: ``P = (XᵀX + l2·I)⁻¹``, then
     ``B[i, j] = -P[i, j] / P[j, j]`` off the diagonal and 0 on it.
 
-    ``interactions`` is ``[N, M]``, 1 where training user n rated movie m, else 0. A user's
-    scores are then ``their 0/1 history row @ B``. Memory is quadratic in M: fine for a few
-    thousand movies, not for the 80,000 of ML-32M.
+    ``interactions`` is a sparse CSR matrix ``[N, M]``, stored values nonzero where training
+    user n rated movie m (as for :func:`most_popular_scores`). A user's scores are then
+    ``their 0/1 history row @ B``. Memory is quadratic in M: fine for a few thousand movies,
+    not for the 80,000 of ML-32M.
     """
     # BEGIN SOLUTION 10.6
-    x = (interactions != 0).to(torch.float64)
-    gram = x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64)
+    pairs = interactions.to_sparse_coo()
+    x = torch.sparse_coo_tensor(pairs.indices(), (pairs.values() != 0).to(torch.float64), pairs.shape)
+    # X is mostly zeros: the sparse product counts, for every two movies, the users who rated both.
+    gram = torch.sparse.mm(x.t(), x).to_dense() + l2 * torch.eye(x.shape[1], dtype=torch.float64)
     precision = torch.linalg.inv(gram)
     weights = -precision / precision.diagonal()[None, :]
     weights.fill_diagonal_(0.0)

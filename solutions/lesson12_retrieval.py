@@ -79,17 +79,20 @@ def implicit_contexts(split: pd.DataFrame, user_ids: np.ndarray, movie_index: di
 
 
 def catalogue_logits(params: Params, user_context: torch.Tensor, movie_genres: torch.Tensor,
-                     temperature: float) -> torch.Tensor:
-    """Scores of every catalogue movie for a batch of users: ``[B, M]``.
+                     temperature: float, movie_rows: torch.Tensor | None = None) -> torch.Tensor:
+    """Scores of every catalogue movie for a batch of users: ``[B, M]`` (or ``[B, len(movie_rows)]``).
 
     The user embeddings of ``user_context`` ``[B, C]`` (lesson 5's ``user_tower``) dotted
     with the combined embedding of every movie (lesson 5's ``item_tower`` on all of
     ``movie_genres`` ``[M, G]`` and rows ``0..M-1``), divided by ``temperature``: a small
-    temperature makes the softmax sharper, as if the embeddings were longer.
+    temperature makes the softmax sharper, as if the embeddings were longer. With
+    ``movie_rows``, only those movies, in that order (the sampled softmax of task 12.7).
     """
     # BEGIN SOLUTION 12.3
+    if movie_rows is None:
+        movie_rows = torch.arange(movie_genres.shape[0], device=movie_genres.device)
     users = user_tower(params, user_context)
-    items = item_tower(params, movie_genres, torch.arange(movie_genres.shape[0], device=movie_genres.device))
+    items = item_tower(params, movie_genres[movie_rows], movie_rows)
     return users @ items.T / temperature
     # END SOLUTION
 
@@ -158,19 +161,59 @@ def train_retrieval(params: Params, contexts: torch.Tensor, examples: Examples, 
     parameter squared, then take an :func:`adam_step` at lesson 6's
     ``learning_rate(step, cfg.train.lr_schedule)`` with ``cfg.betas`` and ``cfg.eps`` (one
     :class:`AdamState` for the whole run, from zero).
+
+    With ``cfg.num_negatives`` set (a large catalogue), each step scores only the batch's own
+    movies and that many negatives drawn, with replacement, from ``exp(log_popularity)``
+    (``torch.multinomial`` with ``generator``, right after the minibatch), and takes
+    :func:`sampled_softmax_loss` instead of :func:`softmax_loss`.
     """
     # BEGIN SOLUTION 12.6
     state = new_adam_state(params)
     losses = []
     device = params.user_W.device
     schedule = cfg.train
+    sampling = log_popularity.exp()   # the distribution the sampled softmax draws its negatives from
     for step in range(schedule.steps):
         rows = sample_minibatch(len(examples), schedule.batch_size, generator).to(device)
-        logits = catalogue_logits(params, contexts[examples.user_row[rows]], movie_genres, cfg.temperature)
-        loss = softmax_loss(logits, examples.movie_row[rows], log_popularity, cfg.logit_adjustment)
+        context, targets = contexts[examples.user_row[rows]], examples.movie_row[rows]
+        if cfg.num_negatives is None:  # the whole catalogue
+            logits = catalogue_logits(params, context, movie_genres, cfg.temperature)
+            loss = softmax_loss(logits, targets, log_popularity, cfg.logit_adjustment)
+        else:  # the batch's own movies and cfg.num_negatives drawn by popularity (task 12.7)
+            negatives = torch.multinomial(sampling, cfg.num_negatives, replacement=True, generator=generator)
+            candidates = torch.cat([targets, negatives.to(device)])
+            logits = catalogue_logits(params, context, movie_genres, cfg.temperature, candidates)
+            loss = sampled_softmax_loss(logits, targets, candidates, log_popularity, cfg.num_negatives,
+                                        cfg.logit_adjustment)
         if schedule.weight_decay:
             loss = loss + schedule.weight_decay * sum((p ** 2).sum() for p in params.as_list())
         adam_step(params, loss, state, learning_rate(step, schedule.lr_schedule), cfg.betas, cfg.eps)
         losses.append(float(loss.detach()))
     return losses
+    # END SOLUTION
+
+
+def sampled_softmax_loss(logits: torch.Tensor, target_rows: torch.Tensor, candidate_rows: torch.Tensor,
+                         log_popularity: torch.Tensor, num_negatives: int, alpha: float) -> torch.Tensor:
+    """The softmax loss over a sample of the catalogue, corrected for how it was drawn (a 0-d tensor).
+
+    ``candidate_rows`` ``[B + S]`` are the batch's own movies (``target_rows`` ``[B]``, in
+    batch order) then ``S = num_negatives`` movies drawn with replacement from
+    ``q = exp(log_popularity)``; ``logits`` ``[B, B + S]`` score every candidate for every
+    user, so row b's own movie is column b. Each candidate c was expected in the sample
+    ``S * q[c]`` times: subtract ``log(S * q[c])`` from its logits (the logQ correction, Bengio
+    and Senecal 2008), so that a popular movie drawn again and again does not look like a
+    strong rival, and add ``alpha * log_popularity[c]`` as :func:`softmax_loss` does. A column
+    other than b that holds row b's own movie is no rival of it (an accidental hit): leave it
+    out of row b's softmax (``-inf``). The loss is the mean over rows of ``logsumexp(z[b]) -
+    z[b, b]``.
+    """
+    # BEGIN SOLUTION 12.7
+    log_expected = torch.log(torch.tensor(float(num_negatives))) + log_popularity[candidate_rows]
+    adjusted = logits - log_expected + alpha * log_popularity[candidate_rows]
+    batch = torch.arange(len(target_rows), device=logits.device)
+    hit = candidate_rows[None, :] == target_rows[:, None]
+    hit[batch, batch] = False
+    adjusted = adjusted.masked_fill(hit, float("-inf"))
+    return (torch.logsumexp(adjusted, dim=1) - adjusted[batch, batch]).mean()
     # END SOLUTION

@@ -26,7 +26,7 @@ FLOORS = {"course": 0, "datasets": 0, "solutions": 1, "checks": 2, "fast": 2, "r
           "benchmarks": 4}
 # The lessons are the textbook: a lesson file never imports the speed work or anything above it.
 LESSON_FILE = re.compile(r"solutions\.lesson\d\d_\w+$")
-GROUND = ("config", "containers", "index", "paths", "personas", "stubgen", "notebook", "processes")
+GROUND = ("config", "containers", "index", "paths", "personas", "stubgen", "notebook", "processes", "measure")
 # The one place a module path is set, justified where it stands: the sandboxed worker of
 # `make grade` runs without site (so the editable install cannot point it into the
 # instructor's repository) and is told by PYTHONPATH where its copied ground and the packages

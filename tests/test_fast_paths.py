@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -24,13 +25,13 @@ from checks import fixtures
 from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
-from fast import mse_evaluation, mse_training
+from fast import mse_evaluation, mse_training, ranking, retrieval_contexts
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
-FAST_MODULES = (mse_training, mse_evaluation)
+FAST_MODULES = (mse_training, mse_evaluation, ranking, retrieval_contexts)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -215,3 +216,72 @@ def test_evaluation_threads_without_a_load_average(monkeypatch):
     monkeypatch.setattr(threads.os, "getloadavg", no_load_average)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     assert threads.evaluation_workers() == 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_rank_unseen_is_lesson_10s(seed):
+    """Random scores drawn from a few values (so ties everywhere), random seen movies, rows
+    with fewer unseen movies than k and a k larger than the catalogue."""
+    from fast import ranking
+    from solutions import lesson10_ranking as l10
+
+    generator = torch.Generator().manual_seed(seed)
+    users, movies = 40, 57
+    scores = torch.randint(0, 4 + seed, (users, movies), generator=generator).to(torch.float64)
+    seen = torch.rand((users, movies), generator=generator) < 0.3
+    seen[0] = True            # nothing unseen
+    seen[1, 3:] = True        # fewer unseen movies than k
+    for k in (1, 10, movies, movies + 5):
+        assert torch.equal(ranking.rank_unseen(scores, seen, k), l10.rank_unseen(scores, seen, min(k, movies))), k
+
+
+@pytest.mark.parametrize("num_negatives", [None, 40], ids=["whole catalogue", "sampled softmax"])
+def test_lesson_12_fed_sparse_contexts_trains_as_fed_dense(num_negatives):
+    """fast/retrieval_contexts.py: lesson 12's own loop with sparse minibatch contexts gives the
+    losses and parameters of the same loop with dense ones, after 300 steps, in float64."""
+    from course.containers import ContextRows
+    from fast import retrieval_contexts
+    from solutions import lesson12_retrieval as l12
+
+    fx = fixtures.retrieval()
+    cfg = CONFIGS["fixture"].retrieval
+    cfg = replace(cfg, num_negatives=num_negatives, train=replace(cfg.train, steps=300, weight_decay=1e-3))
+    dense = ContextRows.from_dense([fx.contexts.double()])
+    genres, prior = fixtures.prepared().movie_genres.double(), fx.log_popularity.double()
+    runs = []
+    for contexts in (dense, retrieval_contexts.SparseContexts(dense)):
+        params = Params(*(p.clone().requires_grad_(True) for p in l12_parameters(fx, genres)))
+        losses = l12.train_retrieval(params, contexts, fx.examples, genres, prior, cfg, torch.Generator().manual_seed(3))
+        runs.append((losses, params))
+    (dense_losses, dense_params), (sparse_losses, sparse_params) = runs
+    assert sparse_losses == pytest.approx(dense_losses, rel=RTOL)
+    for name, a, b in zip(Params.NAMES, sparse_params.as_list(), dense_params.as_list()):
+        assert_close(a.detach(), b.detach(), f"{name} after 300 steps")
+
+
+def l12_parameters(fx, genres: torch.Tensor) -> list[torch.Tensor]:
+    """Lesson 5's parameters for the retrieval context of the fixture, in float64."""
+    from solutions import lesson05_weights as l5
+
+    params = l5.init_parameters(fx.context_index.size, genres.shape[1], genres.shape[0], CONFIGS["fixture"].retrieval.model,
+                                torch.Generator().manual_seed(4))
+    return [p.detach().double() for p in params.as_list()]
+
+
+@pytest.mark.parametrize("genres_only", [False, True])
+def test_fast_implicit_context_rows_are_lesson_12s(genres_only):
+    """fast.retrieval_contexts.implicit_context_rows: the rows of lesson 12's implicit_contexts,
+    made sparse without a dense block (users without history, and the new-user contexts)."""
+    from course.containers import ContextRows
+    from solutions import lesson12_retrieval as l12
+
+    s = fixtures.stages()
+    split = l12.fold_splits(s.split[s.split["userId"].isin(s.train_users)], 3, 0)[1]
+    users = np.concatenate([s.train_users[::2], [10 ** 9]])   # and one user with no history at all
+    dense = l12.implicit_contexts(split, users, s.movie_index, s.movie_genres)
+    if genres_only:
+        dense[:, :len(s.movie_index)] = 0.0
+    want = ContextRows.from_dense([dense])
+    got = retrieval_contexts.implicit_context_rows(split, users, s.movie_index, s.movie_genres, genres_only)
+    assert torch.equal(got.row_starts, want.row_starts) and torch.equal(got.columns, want.columns)
+    assert_close(got.values.double(), want.values.double(), "the context values")

@@ -59,11 +59,15 @@ def results(text: str) -> str:
     that say which path trained (the fast path and the textbook give the same figures)."""
     body = text.split("== Data ==", 1)[1].split("== Figures ==", 1)[0]
     body = re.sub(r" on the (fast|textbook) path", "", body)
+    body = re.sub(r"\neach split's own models, .*", "", body)       # which path ranks
+    body = re.sub(r"(?m)\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\d$", "", body)    # each predictor's time and memory
+    body = re.sub(r"(?m)\s+train s\s+rank s\s+peak GiB$", "", body)
     return re.sub(r"\n  \(your lesson 10 made this table; .*\)", "", body)
 
 
 def ranking_table(text: str, split: str, check_note: bool = True) -> str:
     table = text.split(f"\n{split} split:", 1)[1].split("\n\n", 1)[0]
+    table = re.sub(r"(?m)\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\d$", "", table)   # time and memory
     return table if check_note else re.sub(r"\n  \(your lesson 10 made this table; .*\)", "", table)
 
 

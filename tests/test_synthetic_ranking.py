@@ -16,7 +16,6 @@ import torch
 from course.config import CONFIGS
 from datasets import synthetic
 from solutions import evaluation as ev
-from solutions import lesson10_ranking as l10
 from solutions.pipeline import prepare_stages
 
 K = 10
@@ -42,10 +41,7 @@ def _ranking(spec: synthetic.SyntheticSpec, seed: int = 0) -> dict[str, float]:
     like = torch.special.ndtr(torch.from_numpy(margin)).numpy().reshape(watch.shape)
     scores = {"most-popular": baselines["most-popular"], "ease": baselines["ease"],
               "oracle": torch.from_numpy(watch * like)}
-    ndcg = {}
-    for name, value in scores.items():
-        ranked = l10.rank_unseen(value, task.seen, K)
-        ndcg[name] = float(l10.ranking_metrics(ranked, task.relevant, K)["ndcg"].mean())
+    ndcg = {name: ev.evaluate_scores(value, task, cfg.ranking)[0][f"ndcg@{K}"] for name, value in scores.items()}
     ndcg["users"] = len(task.eval_users)
     return ndcg
 

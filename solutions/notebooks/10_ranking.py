@@ -33,11 +33,11 @@ ratings, movies = read_movielens(DATA)
 stages = prepare_stages(ratings, movies, CFG.data)
 params, history = train_model(to_prepared(stages), CFG)
 task = ev.ranking_task(stages, stages.train_users, stages.val_users, CFG.ranking)
-print(f"catalogue: {task.seen.shape[1]:,} movies; training users: {len(task.train_users)}")
+print(f"catalogue: {task.num_movies:,} movies; training users: {len(task.train_users)}")
 print(f"held-out users with a label rated >= {CFG.ranking.relevant_rating}: {len(task.eval_users)} "
       f"(of {len(stages.val_users)} validation users)")
-print(f"relevant labels per user: median {task.relevant.sum(dim=1).median():.0f}, "
-      f"history movies per user: median {task.seen.sum(dim=1).median():.0f}")
+print(f"relevant labels per user: median {task.relevant_rows().sum(dim=1).median():.0f}, "
+      f"history movies per user: median {task.seen_rows().sum(dim=1).median():.0f}")
 
 # %% [markdown]
 # ## Task 10.1: `rank_unseen`
@@ -78,7 +78,7 @@ for k in (1, 3, 6):
 scores = {"mse-two-tower": ev.mse_model_scores(params, stages, task), **ev.baseline_scores(task, CFG.ranking)}
 metrics, per_user = {}, {}
 for name, value in scores.items():
-    metrics[name], per_user[name] = ev.evaluate_scores(value, task, CFG.ranking.k)
+    metrics[name], per_user[name] = ev.evaluate_scores(value, task, CFG.ranking)
 table = pd.DataFrame(metrics).T
 table["x most-popular"] = table["ndcg@10"] / table.loc["most-popular", "ndcg@10"]
 table.round(3)
@@ -90,7 +90,7 @@ table.round(3)
 
 # %%
 def top_titles(user_scores, user=0, n=5):
-    rows = rank_unseen(user_scores[user:user + 1], task.seen[user:user + 1], n)[0]
+    rows = rank_unseen(user_scores[user:user + 1], task.seen_rows(user, user + 1), n)[0]
     return [stages.maps.title_by_id[stages.top_movies[int(r)]] for r in rows]
 
 

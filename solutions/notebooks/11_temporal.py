@@ -79,7 +79,7 @@ rows = {}
 for kind, s in stages.items():
     task = ev.ranking_task(s, s.train_users, s.val_users, CFG.ranking)
     for name, scores in ev.baseline_scores(task, CFG.ranking).items():
-        summary, _ = ev.evaluate_scores(scores, task, CFG.ranking.k)
+        summary, _ = ev.evaluate_scores(scores, task, CFG.ranking)
         rows[(name, kind)] = summary
     print(f"{kind} split: {len(task.eval_users)} held-out users with a liked label")
 table = pd.DataFrame(rows).T.unstack()

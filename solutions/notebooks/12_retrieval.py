@@ -87,8 +87,8 @@ for name, settings in trials.items():
     models[name] = ev.train_retrieval_model(stages, tuning, replace(CFG, retrieval=settings))
     for weight in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0):
         scores = ev.retrieval_scores(models[name], stages, tuning, R.temperature, weight)
-        measured[(name, f"weight {weight:g}")] = ev.evaluate_scores(scores, tuning, 10)[0]["ndcg@10"]
-popular = ev.evaluate_scores(ev.baseline_scores(tuning, CFG.ranking)["most-popular"], tuning, 10)[0]["ndcg@10"]
+        measured[(name, f"weight {weight:g}")] = ev.evaluate_scores(scores, tuning, CFG.ranking)[0]["ndcg@10"]
+popular = ev.evaluate_scores(ev.baseline_scores(tuning, CFG.ranking)["most-popular"], tuning, CFG.ranking)[0]["ndcg@10"]
 print(f"tuning users, most-popular NDCG@10: {popular:.4f}; softmax two-tower:")
 pd.Series(measured).unstack().round(4)
 
@@ -97,14 +97,16 @@ pd.Series(measured).unstack().round(4)
 # ratings (the most-popular chart's counts) instead of the share of liked ones.
 
 # %%
-counts = tuning.train_interactions.sum(dim=0) + 1.0
+from solutions.lesson10_ranking import most_popular_scores
+
+counts = most_popular_scores(tuning.train_interactions) + 1.0
 every_rating = ev.RetrievalModel(models["chosen"].params, [], models["chosen"].context_index,
                                  torch.log(counts / counts.sum()).to(torch.float32))
 by_prior = {}
 for name, model in (("liked ratings", models["chosen"]), ("all ratings", every_rating)):
     for weight in (0.5, 1.0, 1.5, 2.0):
         scores = ev.retrieval_scores(model, stages, tuning, R.temperature, weight)
-        by_prior[(name, f"weight {weight:g}")] = ev.evaluate_scores(scores, tuning, 10)[0]["ndcg@10"]
+        by_prior[(name, f"weight {weight:g}")] = ev.evaluate_scores(scores, tuning, CFG.ranking)[0]["ndcg@10"]
 pd.Series(by_prior).unstack().round(4)
 
 # %% [markdown]
@@ -118,7 +120,7 @@ scores = {"softmax-two-tower": ev.retrieval_scores(model, stages, task, R.temper
           **ev.baseline_scores(task, CFG.ranking)}
 metrics, per_user = {}, {}
 for name, value in scores.items():
-    metrics[name], per_user[name] = ev.evaluate_scores(value, task, CFG.ranking.k)
+    metrics[name], per_user[name] = ev.evaluate_scores(value, task, CFG.ranking)
 table = pd.DataFrame(metrics).T
 table["x most-popular"] = table["ndcg@10"] / table.loc["most-popular", "ndcg@10"]
 mean, low, high = ev.bootstrap_difference(per_user["softmax-two-tower"], per_user["most-popular"], CFG.ranking)
