@@ -37,8 +37,8 @@ def _lessons_10_to_12_are_the_learners():
 
     from solutions import evaluation, pipeline
     assert "code.l11" in inspect.getsource(pipeline.prepare_stages)
-    for function in (evaluation.rank, evaluation.ranking_summary, evaluation.baseline_scores,
-                     evaluation.train_retrieval_model, evaluation.retrieval_scores):
+    for function in (evaluation.evaluate_ranking, evaluation.evaluate_scores, evaluation.baseline_scorers,
+                     evaluation.ease_scorer, evaluation.train_retrieval_model, evaluation.retrieval_scorer):
         assert "code" in inspect.signature(function).parameters, function.__name__
 
 
