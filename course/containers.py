@@ -172,8 +172,12 @@ class ContextRows:
         return rows, counts, at
 
     def __getitem__(self, rows) -> torch.Tensor:
+        """Dense rows ``[len(rows), width]`` (a tensor of row numbers or a slice); one row ``[width]``
+        for a plain int, as a dense matrix would give."""
         import torch
 
+        if isinstance(rows, int):
+            return self[[rows]][0]
         rows, counts, at = self._picked(rows)
         dense = torch.zeros((len(rows), self.width), dtype=self.values.dtype)
         dense[torch.repeat_interleave(torch.arange(len(rows)), counts), self.columns[at]] = self.values[at]

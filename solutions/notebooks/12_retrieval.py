@@ -62,7 +62,7 @@ print(f"{R.num_folds} folds, labels per fold: {labels_per_fold}")
 contexts, examples = ev.retrieval_examples(stages, fit_users, R.num_folds, R.fold_seed, R.new_user_share)
 print(f"contexts {tuple(contexts.shape)} (users x folds x 2, movies + genres); {len(examples):,} examples")
 num_movies = len(stages.movie_index)
-row = contexts[0, :num_movies]
+row = contexts[0][:num_movies]  # contexts[rows] gives dense rows
 print(f"first context: {int((row > 0).sum())} watched movies at {float(row.max()):.4f} = 1/sqrt(h), "
       f"length {float(row.norm()):.4f}")
 first = implicit_contexts(folds[0], fit_users[:1], stages.movie_index, stages.movie_genres)[0, num_movies:]
