@@ -30,6 +30,7 @@ def test_bench_smoke_run_writes_its_figures(tmp_path):
     assert re.search(r"blocked and all-pairs neighbours: ([0-9,]+) of \1 rows identical", process.stdout)
     # Both paths of lesson 6, and make demo with the reference's code and with a learner's (textbook).
     for key in ("fixture_fast_steps_per_s", "fixture_textbook_steps_per_s", "fixture_textbook_evaluation_s",
-                "fixture_demo_reference_s", "fixture_demo_learner_s", "fixture_demo_learner_ratio"):
+                "fixture_demo_reference_s", "fixture_demo_learner_s", "fixture_demo_learner_ratio",
+                "fixture_ranking_eval_s", "fixture_ranking_users", "fixture_retrieval_train_s"):
         assert figures[key] > 0, key
     assert figures["run"]["mode"] == "smoke"
