@@ -600,6 +600,8 @@ def summary(results: dict, similar: tuple, threads: tuple | None, demos: dict | 
             out[f"{key}_eval_share_cpu"] = figures["eval_cpu_s"] / max(figures["train_cpu_s"], 1e-9)
             out[f"{key}_val_loss"] = figures["val_loss"]
             out[f"{key}_device"] = figures["device"]
+            for name in ("ranking_eval_s", "ranking_users", "retrieval_train_s"):
+                out[f"{key}_{name}"] = figures[name]
     main_size = "ml-32m" if "ml-32m" in results else next(iter(results))
     figures = results[main_size][2]
     rate = figures.get("steps_per_s") or figures.get("steps_per_s_short")
