@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checks.compare import far, near
 from checks.framework import CheckFailed, check, compare_tensors, expect, expect_type
 from checks.properties import PROPERTY
 from course.containers import Examples, Params, TrainHistory
@@ -82,7 +83,7 @@ def _expect_history(history) -> None:
 
 def _first_gap(got: list, expected: list, tol: float) -> int | None:
     for i, (a, b) in enumerate(zip(got, expected)):
-        if not (isinstance(a, Real) and abs(float(a) - float(b)) <= tol):
+        if not (isinstance(a, Real) and near(a, b, tol)):
             return i
     return None
 
@@ -222,7 +223,7 @@ def loss_weight_decay(learner, ref, fx):
     if abs(value - (plain - penalty)) <= tol:
         raise CheckFailed(f"with weight_decay={decay} your loss is smaller than the mean squared error: the weight "
                           f"decay penalty should be added, not subtracted (it pulls the weights towards 0).")
-    if abs(value - (plain + penalty)) > tol:
+    if far(value, plain + penalty, tol):
         raise CheckFailed(f"with weight_decay={decay} your loss is off by {abs(value - plain - penalty):.3g}: it "
                           f"should be the mean squared error plus the weight decay penalty, weight_decay times the "
                           f"sum of the squares of all seven parameters (every entry, biases and table included).")
@@ -262,7 +263,7 @@ def loss_gradient(learner, ref, fx):
             view[flat] = old
         numeric = (up - down) / (2 * eps)
         analytic = float(p.grad.view(-1)[flat])
-        if abs(numeric - analytic) > 1e-5 + 1e-3 * abs(numeric):
+        if far(analytic, numeric, 1e-5, 1e-3):
             raise CheckFailed(f"the gradient autograd gives for one entry of params.{name} ({analytic:.4g}) differs "
                               f"from the slope of your loss measured by finite differences ({numeric:.4g}): part of "
                               f"the loss is cut from the graph (.detach(), .item(), .data or a new tensor built from "
@@ -469,7 +470,7 @@ def train_early_stopping(learner, ref, fx):
                                                     f"step of the lowest validation loss in your history.")
     final = _full_mse(params, _data(fx), fx.data.val)
     best = min(float(v) for v in history.val_loss)
-    if abs(final - best) > 1e-5:
+    if far(best, final, 1e-5):
         raise CheckFailed(f"the validation loss of the parameters train returns differs by {abs(final - best):.3g} "
                           f"from the best one in your history (step {history.best_step}): keep a snapshot (params.clone()) "
                           f"whenever validation improves, and copy the best parameters back into params before "
