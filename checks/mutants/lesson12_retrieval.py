@@ -289,3 +289,17 @@ def sampled_softmax_loss(logits, target_rows, candidate_rows, log_popularity, nu
     correction = torch.log(torch.tensor(float(num_negatives))) + log_popularity[candidate_rows]
     correction[:len(target_rows)] = 0.0
     return _sampled(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha, correction)
+
+
+@mutant("trains as it should but reports every loss as NaN", symptom="first loss is nan")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
+    # Before the checks compared through checks/compare.py, the step-by-step check took these
+    # NaNs for exact (abs(nan - want) > tol is False), and the parameters match.
+    state = new_adam_state(params)
+    for step in range(cfg.train.steps):
+        rows = sample_minibatch(len(examples), cfg.train.batch_size, generator)
+        negatives = None if cfg.num_negatives is None else torch.multinomial(
+            log_popularity.exp(), cfg.num_negatives, replacement=True, generator=generator)
+        loss = _step_loss(globals(), params, contexts, examples, movie_genres, log_popularity, cfg, rows, negatives)
+        adam_step(params, loss, state, learning_rate(step, cfg.train.lr_schedule), cfg.betas, cfg.eps)
+    return [float("nan")] * cfg.train.steps
