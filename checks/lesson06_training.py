@@ -40,6 +40,14 @@ def _params(seed: int) -> Params:
     return new_parameters(seed)
 
 
+def _expect_untouched(given: Params, original: Params, function: str) -> None:
+    """The learner's copy of the parameters is still the check's (the expected value was
+    computed before the call, from the check's own copy)."""
+    for name, a, b in zip(Params.NAMES, given.as_list(), original.as_list()):
+        expect(tuple(a.shape) == tuple(b.shape) and torch.equal(a.detach(), b.detach()),
+               f"{function} changed the parameters it was given (params.{name}): a loss only reads them.")
+
+
 def _rows(n: int, size: int, seed: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size]
 
@@ -181,9 +189,11 @@ def loss_plain(learner, ref, fx):
     for which in ("train", "val"):
         examples = getattr(data, which)
         rows = _rows(len(examples), 40, seed=6)
-        got = learner.batch_loss(params, data, examples, rows.clone())
+        expected = ref.batch_loss(params, data, examples, rows)   # before the call, from the check's own copy
+        given = params.clone()
+        got = learner.batch_loss(given, data, examples, rows.clone())
         _expect_scalar_loss(got, "batch_loss' result")
-        expected = ref.batch_loss(params, data, examples, rows)
+        _expect_untouched(given, params, "batch_loss")
         value, want = float(got.detach()), float(expected.detach())
         if abs(value - want) <= 1e-6 + 1e-5 * abs(want):
             continue
@@ -211,10 +221,12 @@ def loss_weight_decay(learner, ref, fx):
     data = _data(fx)
     rows = _rows(len(data.train), 40, seed=7)
     decay = 0.05
-    got = learner.batch_loss(params, data, data.train, rows.clone(), weight_decay=decay)
-    _expect_scalar_loss(got, "batch_loss' result")
-    plain = float(ref.batch_loss(params, data, data.train, rows).detach())
+    plain = float(ref.batch_loss(params, data, data.train, rows).detach())   # before the call
     penalty = decay * _sum_of_squares(params)
+    given = params.clone()
+    got = learner.batch_loss(given, data, data.train, rows.clone(), weight_decay=decay)
+    _expect_scalar_loss(got, "batch_loss' result")
+    _expect_untouched(given, params, "batch_loss")
     value = float(got.detach())
     tol = 1e-6 + 1e-5 * abs(plain + penalty)
     if abs(value - plain) <= tol:
