@@ -319,11 +319,12 @@ def adam_clears_gradients(learner, ref, fx):
 #: leaves the reference's path at step 5.
 SCHEDULE = ((0, 0.02), (4, 0.004), (8, 0.03))
 TRAIN_SEED = 126
+RUN_BATCH = 16
 
 
 def _run_config(fx, steps: int, **changes):
     weight_decay = changes.pop("weight_decay", 0.0)
-    train = replace(fx.cfg.retrieval.train, steps=steps, batch_size=16, weight_decay=weight_decay)
+    train = replace(fx.cfg.retrieval.train, steps=steps, batch_size=RUN_BATCH, weight_decay=weight_decay)
     if "lr_schedule" in changes:
         train = replace(train, lr_schedule=changes.pop("lr_schedule"))
     return replace(fx.cfg.retrieval, train=train, **changes)
@@ -384,7 +385,7 @@ def _replayed_batches(fx, steps: int) -> list[torch.Tensor]:
     from solutions.lesson06_training import sample_minibatch
 
     generator = torch.Generator().manual_seed(TRAIN_SEED)
-    return [sample_minibatch(len(fx.retrieval.examples), 16, generator) for _ in range(steps)]
+    return [sample_minibatch(len(fx.retrieval.examples), RUN_BATCH, generator) for _ in range(steps)]
 
 
 @torch.no_grad()
