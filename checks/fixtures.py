@@ -67,7 +67,8 @@ def for_lesson(number: int) -> SimpleNamespace:
     """Everything a lesson's checks may use: fx.cfg, fx.raw, fx.s (lessons 1-4 stages) and,
     from lesson 5 on, fx.data (PreparedData); from lesson 7 on, fx.trained (params and
     history after reference training) and, from lesson 8 on, fx.embeddings; from lesson 10 on,
-    fx.ranking (the ranking protocol on the fixture's random split, and some predictors' scores);
+    fx.ranking (the ranking protocol on the fixture's random split, its dense view fx.ranking.dense,
+    and some predictors' scores);
     from lesson 12 on, fx.retrieval (fold contexts and examples of the training users)."""
     fx = SimpleNamespace(cfg=FIXTURE_CONFIG, raw=raw(), s=stages())
     if number >= 5:
@@ -96,7 +97,11 @@ def ranking() -> SimpleNamespace:
     scores["mse-two-tower"] = ev.mse_model_scores(trained().params, s, task)
     generator = torch.Generator().manual_seed(10)
     scores["noisy"] = torch.rand(task.seen.shape, generator=generator, dtype=torch.float64)
-    return SimpleNamespace(task=task, scores=scores)
+    # The task keeps its user x movie matrices sparse (CSR), as at ML-32M size; lesson 10's
+    # rank_unseen and ranking_metrics take dense bool rows, so the checks read them here.
+    dense = SimpleNamespace(seen=task.seen_rows(), relevant=task.relevant_rows(),
+                            train_interactions=task.train_interactions.to_dense())
+    return SimpleNamespace(task=task, dense=dense, scores=scores)
 
 
 @cache

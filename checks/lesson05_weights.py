@@ -7,6 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checks.compare import all_near, far_entries
 from checks.framework import CheckFailed, check, compare_tensors, expect, expect_type
 from checks.properties import PROPERTY
 from course.containers import Params
@@ -49,6 +50,15 @@ def _batch(fx, size: int = 48, seed: int = 3):
 
 def _same_model(a: Params, b: Params) -> bool:
     return all(torch.equal(x.detach(), y.detach()) for x, y in zip(a.as_list(), b.as_list()))
+
+
+def _expect_untouched(given: Params, original: Params, function: str) -> None:
+    """The learner's copy of the parameters is still the check's: a forward pass only reads them.
+    (Every expected value is computed before the learner's call, from the check's own copy, so a
+    function that rewrites its parameters can never agree with itself.)"""
+    for name, a, b in zip(Params.NAMES, given.as_list(), original.as_list()):
+        expect(tuple(a.shape) == tuple(b.shape) and torch.equal(a.detach(), b.detach()),
+               f"{function} changed the parameters it was given (params.{name}): a forward pass only reads them.")
 
 
 # ---------------------------------------------------------------- 5.1 init_parameters
@@ -161,9 +171,11 @@ def user_tower_tanh(learner, ref, fx):
         params.user_W.zero_()
         params.user_b.copy_(torch.linspace(-2.0, 2.0, params.user_b.shape[0]))
     contexts = torch.ones((2, params.user_W.shape[0]))
-    out = learner.user_tower(params, contexts)
+    pre = params.user_b.detach().clone().expand(2, -1)
+    given = params.clone()
+    out = learner.user_tower(given, contexts)
     expect_type(out, torch.Tensor, "user_tower's result")
-    pre = params.user_b.detach().expand(2, -1)
+    _expect_untouched(given, params, "user_tower")
     expect(tuple(out.shape) == tuple(pre.shape), f"for 2 users the user embeddings should have shape "
                                                  f"{tuple(pre.shape)} ([B, F+E]), not {tuple(out.shape)}.")
     got = out.detach()
@@ -176,9 +188,12 @@ def user_tower_tanh(learner, ref, fx):
 def user_tower_fixture(learner, ref, fx):
     params = _fixture_params(fx)
     contexts, _, _ = _batch(fx)
-    out = learner.user_tower(params, contexts.clone())
+    want = ref.user_tower(params, contexts).detach()
+    given = params.clone()
+    out = learner.user_tower(given, contexts.clone())
     expect_type(out, torch.Tensor, "user_tower's result")
-    return compare_tensors(out, ref.user_tower(params, contexts), "the user embedding matrix", atol=1e-5)
+    _expect_untouched(given, params, "user_tower")
+    return compare_tensors(out, want, "the user embedding matrix", atol=1e-5)
 
 
 # ---------------------------------------------------------------- 5.3 item_tower
@@ -193,8 +208,10 @@ def item_tower_order(learner, ref, fx):
         params.item_id_W.zero_()
         params.item_id_b.fill_(-2.0)
     genres = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    out = learner.item_tower(params, genres, torch.tensor([4, 0]))
+    given = params.clone()
+    out = learner.item_tower(given, genres, torch.tensor([4, 0]))
     expect_type(out, torch.Tensor, "item_tower's result")
+    _expect_untouched(given, params, "item_tower")
     expect(tuple(out.shape) == (2, feature_dim + id_dim),
            f"for 2 movies with item_feature_dim={feature_dim} and item_id_dim={id_dim} the combined item embedding "
            f"should have shape (2, {feature_dim + id_dim}), not {tuple(out.shape)}.")
@@ -217,9 +234,12 @@ def item_tower_order(learner, ref, fx):
 def item_tower_fixture(learner, ref, fx):
     params = _fixture_params(fx)
     _, genres, rows = _batch(fx)
-    out = learner.item_tower(params, genres.clone(), rows.clone())
+    want = ref.item_tower(params, genres, rows).detach()
+    given = params.clone()
+    out = learner.item_tower(given, genres.clone(), rows.clone())
     expect_type(out, torch.Tensor, "item_tower's result")
-    return compare_tensors(out, ref.item_tower(params, genres, rows), "the combined item embedding matrix", atol=1e-5)
+    _expect_untouched(given, params, "item_tower")
+    return compare_tensors(out, want, "the combined item embedding matrix", atol=1e-5)
 
 
 # ---------------------------------------------------------------- 5.4 predict
@@ -240,9 +260,12 @@ def _expect_prediction_shape(out, batch: int) -> None:
 def predict_fixture(learner, ref, fx):
     params = _fixture_params(fx)
     contexts, genres, rows = _batch(fx)
-    out = learner.predict(params, contexts.clone(), genres.clone(), rows.clone())
+    want = ref.predict(params, contexts, genres, rows).detach()
+    given = params.clone()
+    out = learner.predict(given, contexts.clone(), genres.clone(), rows.clone())
     _expect_prediction_shape(out, len(rows))
-    return compare_tensors(out, ref.predict(params, contexts, genres, rows), "the prediction vector", atol=1e-5)
+    _expect_untouched(given, params, "predict")
+    return compare_tensors(out, want, "the prediction vector", atol=1e-5)
 
 
 @check("5.4", points=1, title="shape [B] and |prediction| <= F+E (random batches)")
@@ -258,8 +281,11 @@ def predict_property(learner, ref, fx):
         users = torch.randint(0, data.user_context.shape[0], (batch,), generator=g)
         movies = torch.randint(0, data.movie_genres.shape[0], (batch,), generator=g)
         contexts = data.user_context[users] * 10  # large inputs saturate tanh
-        out = learner.predict(params, contexts, data.movie_genres[movies].clone(), movies)
+        want = ref.predict(params, contexts, data.movie_genres[movies], movies).detach()
+        given = params.clone()
+        out = learner.predict(given, contexts.clone(), data.movie_genres[movies].clone(), movies.clone())
         _expect_prediction_shape(out, batch)
+        _expect_untouched(given, params, "predict")
         got = out.detach()
         if not bool(torch.isfinite(got).all()):
             raise CheckFailed(f"for a batch of {batch} pairs predict returned a NaN or infinite value.")
@@ -268,6 +294,10 @@ def predict_property(learner, ref, fx):
             raise CheckFailed(f"a prediction of size {biggest:.3g}: a dot product of two tanh embeddings of "
                               f"{bound} entries each (all in (-1, 1)) can never exceed {bound}. Are both "
                               f"embeddings passed through tanh?")
+        if not all_near(got, want, 1e-5, 1e-5):
+            raise CheckFailed(f"for a random batch of {batch} pairs your predictions differ from the dot products "
+                              f"of the two towers' embeddings (first at pair "
+                              f"{int(torch.nonzero(far_entries(got, want, 1e-5, 1e-5))[0])}).")
     prop()
 
 

@@ -10,6 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from checks.compare import far, near
 from checks.framework import CheckFailed, check, compare_tensors, expect, expect_type
 from checks.properties import PROPERTY
 from course.containers import Examples, Params, TrainHistory
@@ -37,6 +38,14 @@ def _data(fx, **changes):
 def _params(seed: int) -> Params:
     from checks.fixtures import new_parameters
     return new_parameters(seed)
+
+
+def _expect_untouched(given: Params, original: Params, function: str) -> None:
+    """The learner's copy of the parameters is still the check's (the expected value was
+    computed before the call, from the check's own copy)."""
+    for name, a, b in zip(Params.NAMES, given.as_list(), original.as_list()):
+        expect(tuple(a.shape) == tuple(b.shape) and torch.equal(a.detach(), b.detach()),
+               f"{function} changed the parameters it was given (params.{name}): a loss only reads them.")
 
 
 def _rows(n: int, size: int, seed: int) -> torch.Tensor:
@@ -82,7 +91,7 @@ def _expect_history(history) -> None:
 
 def _first_gap(got: list, expected: list, tol: float) -> int | None:
     for i, (a, b) in enumerate(zip(got, expected)):
-        if not (isinstance(a, Real) and abs(float(a) - float(b)) <= tol):
+        if not (isinstance(a, Real) and near(a, b, tol)):
             return i
     return None
 
@@ -180,9 +189,11 @@ def loss_plain(learner, ref, fx):
     for which in ("train", "val"):
         examples = getattr(data, which)
         rows = _rows(len(examples), 40, seed=6)
-        got = learner.batch_loss(params, data, examples, rows.clone())
+        expected = ref.batch_loss(params, data, examples, rows)   # before the call, from the check's own copy
+        given = params.clone()
+        got = learner.batch_loss(given, data, examples, rows.clone())
         _expect_scalar_loss(got, "batch_loss' result")
-        expected = ref.batch_loss(params, data, examples, rows)
+        _expect_untouched(given, params, "batch_loss")
         value, want = float(got.detach()), float(expected.detach())
         if abs(value - want) <= 1e-6 + 1e-5 * abs(want):
             continue
@@ -210,10 +221,12 @@ def loss_weight_decay(learner, ref, fx):
     data = _data(fx)
     rows = _rows(len(data.train), 40, seed=7)
     decay = 0.05
-    got = learner.batch_loss(params, data, data.train, rows.clone(), weight_decay=decay)
-    _expect_scalar_loss(got, "batch_loss' result")
-    plain = float(ref.batch_loss(params, data, data.train, rows).detach())
+    plain = float(ref.batch_loss(params, data, data.train, rows).detach())   # before the call
     penalty = decay * _sum_of_squares(params)
+    given = params.clone()
+    got = learner.batch_loss(given, data, data.train, rows.clone(), weight_decay=decay)
+    _expect_scalar_loss(got, "batch_loss' result")
+    _expect_untouched(given, params, "batch_loss")
     value = float(got.detach())
     tol = 1e-6 + 1e-5 * abs(plain + penalty)
     if abs(value - plain) <= tol:
@@ -222,7 +235,7 @@ def loss_weight_decay(learner, ref, fx):
     if abs(value - (plain - penalty)) <= tol:
         raise CheckFailed(f"with weight_decay={decay} your loss is smaller than the mean squared error: the weight "
                           f"decay penalty should be added, not subtracted (it pulls the weights towards 0).")
-    if abs(value - (plain + penalty)) > tol:
+    if far(value, plain + penalty, tol):
         raise CheckFailed(f"with weight_decay={decay} your loss is off by {abs(value - plain - penalty):.3g}: it "
                           f"should be the mean squared error plus the weight decay penalty, weight_decay times the "
                           f"sum of the squares of all seven parameters (every entry, biases and table included).")
@@ -262,7 +275,7 @@ def loss_gradient(learner, ref, fx):
             view[flat] = old
         numeric = (up - down) / (2 * eps)
         analytic = float(p.grad.view(-1)[flat])
-        if abs(numeric - analytic) > 1e-5 + 1e-3 * abs(numeric):
+        if far(analytic, numeric, 1e-5, 1e-3):
             raise CheckFailed(f"the gradient autograd gives for one entry of params.{name} ({analytic:.4g}) differs "
                               f"from the slope of your loss measured by finite differences ({numeric:.4g}): part of "
                               f"the loss is cut from the graph (.detach(), .item(), .data or a new tensor built from "
@@ -469,7 +482,7 @@ def train_early_stopping(learner, ref, fx):
                                                     f"step of the lowest validation loss in your history.")
     final = _full_mse(params, _data(fx), fx.data.val)
     best = min(float(v) for v in history.val_loss)
-    if abs(final - best) > 1e-5:
+    if far(best, final, 1e-5):
         raise CheckFailed(f"the validation loss of the parameters train returns differs by {abs(final - best):.3g} "
                           f"from the best one in your history (step {history.best_step}): keep a snapshot (params.clone()) "
                           f"whenever validation improves, and copy the best parameters back into params before "

@@ -6,6 +6,7 @@ import difflib
 import torch
 
 from checks import fixtures
+from checks.compare import far_entries
 from checks.framework import CheckFailed, check, compare_tensors, expect, expect_type
 
 # ---------------------------------------------------------------- 9.1 resolve_title
@@ -191,7 +192,7 @@ def scores_equal_predict(learner, ref, fx):
     with torch.no_grad():
         expected = predict(params, context.expand(m, -1), genres, torch.arange(m))
     _diagnose_scores(out, params, context, combined, expected)
-    wrong = (out.double() - expected.double()).abs() > 1e-5
+    wrong = far_entries(out, expected, 1e-5)
     if bool(wrong.any()):
         raise CheckFailed(f"for {int(wrong.sum())} of {m} movies (first: row {int(torch.nonzero(wrong)[0])}) your "
                           f"score differs from lesson 5's predict() for the same user and movie: a score is the "
@@ -229,6 +230,12 @@ def recommend_small(learner, ref, fx):
            f"rows 1 and 3 both score 2.0; you list them as {out[:2]}: equal scores go to the lower row.")
     expect(out == [1, 3, 2], f"with scores {SCORES.tolist()} and rows {EXCLUDE} excluded, the 3 best rows are "
                              f"not {out}.")
+    # Three equal scores for three places: their order is the tie-break, nothing else.
+    tied = torch.tensor([0.0, 0.0, 1.0, 1.0, 1.0])
+    ties = _recommend(learner, tied, [], 3)
+    expect(ties == [2, 3, 4], f"with scores {tied.tolist()} and n=3 you return {ties}; rows 2, 3 and 4 tie at 1.0, "
+                              f"and equal scores go to the lower row: [2, 3, 4]. A stable sort keeps ties in row "
+                              f"order; torch.topk does not promise any order for them.")
     everything = _recommend(learner, SCORES, EXCLUDE, 20)
     expect(len(everything) == len(SCORES) - len(EXCLUDE),
            f"with {len(SCORES)} movies, {len(EXCLUDE)} excluded and n=20, recommend should return the "

@@ -1,9 +1,12 @@
 """Checks for lesson 11: the time-ordered split and how much of the future leaks."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
+from checks.compare import far, near
 from checks.framework import CheckFailed, check, expect, expect_type
 
 COLUMNS = ["userId", "movieId", "rating", "is_history", "timestamp"]
@@ -101,7 +104,7 @@ def future_share(learner, ref, fx):
     expect(got == 0.0, f"on a time-ordered split no history rating comes after a label, but your share is {got:.4f}.")
     got = _future(learner, fx.s.split, ratings, "lesson 3's random split")
     want = ref.future_history_share(fx.s.split, ratings)
-    if abs(got - want) > 1e-12:
+    if far(got, want, 1e-12):
         raise CheckFailed(f"on lesson 3's random split your share is {got:.4f}, which is not the share of history "
                           f"rows rated after their user's earliest label (the moment of prediction is the time of "
                           f"the user's *earliest* label; divide by the number of history rows).")
@@ -115,7 +118,7 @@ def future_share_ties(learner, ref, fx):
     split = ratings[["userId", "movieId", "rating"]].assign(is_history=[True, True, False, True, True, False])
     got = _future(learner, split, ratings, "one user whose label shares its second with a history rating")
     want = ref.future_history_share(split, ratings)
-    expect(abs(got - want) < 1e-12, f"your share is {got:.4f} for a user whose earliest label (t=30) shares its second "
+    expect(near(got, want, 1e-12), f"your share is {got:.4f} for a user whose earliest label (t=30) shares its second "
                                     f"with a history rating: only history rated *strictly* after the moment of "
                                     f"prediction is from the future (here 1 of 4 history rows).")
     return "exact"
@@ -128,10 +131,11 @@ def later_share(learner, ref, fx):
     labels = np.concatenate([rng.integers(0, 1000, 300), training[:20]])   # some labels tie with training times
     got = learner.later_training_share(training.copy(), labels.copy())
     expect(isinstance(got, float), f"later_training_share should return a float, not {type(got).__name__}.")
+    expect(math.isfinite(got), f"later_training_share returned {got}: a share is a finite number in [0, 1].")
     want = ref.later_training_share(training, labels)
-    if abs(got - want) > 1e-12:
+    if far(got, want, 1e-12):
         hint = (" Count only training ratings *strictly* later than the label (np.searchsorted with side='right')."
-                if abs(got - want) < 0.01 else "")
+                if near(got, want, 0.01) else "")
         raise CheckFailed(f"your share is {got:.4f}: it should be, for each label, the share of all training "
                           f"ratings made strictly later, averaged over labels.{hint}")
     edge = learner.later_training_share(np.array([5, 6, 7]), np.array([7]))

@@ -1,13 +1,15 @@
 """Checks for lesson 12: folds, implicit contexts, catalogue logits, the softmax loss, a
-hand-written Adam step and the retrieval training loop."""
+hand-written Adam step, the retrieval training loop and the sampled softmax."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import torch
 
+from checks.compare import all_near, compare_number, far, near
 from checks.framework import CheckFailed, check, compare_tensors, expect, expect_type
 from course.containers import Examples, Params
 
@@ -72,9 +74,11 @@ def fixture_folds(learner, ref, fx):
 # ---------------------------------------------------------------- 12.2 implicit_contexts
 
 def _contexts(learner, ref, fx):
-    """The learner's and the reference's contexts of 40 fixture users and one without history."""
+    """The learner's and the reference's contexts of 40 fixture users, in no particular order
+    (row u is for user_ids[u], whatever their order), and one without history, last."""
     s = fx.s
-    users = np.append(s.user_means.index.to_numpy()[:40], s.user_means.index.max() + 1000)
+    some = np.random.default_rng(122).permutation(s.user_means.index.to_numpy()[:40])
+    users = np.append(some, s.user_means.index.max() + 1000)
     got = learner.implicit_contexts(s.split.copy(), users.copy(), dict(s.movie_index), s.movie_genres.clone())
     expect_type(got, torch.Tensor, "implicit_contexts' result")
     want = ref.implicit_contexts(s.split, users, s.movie_index, s.movie_genres)
@@ -84,6 +88,10 @@ def _contexts(learner, ref, fx):
     expect(bool(torch.isfinite(got).all()),
            "the contexts hold NaN or inf: the last user has no history movies (h = 0), so clamp the count at 1 "
            "before dividing by it or by its square root.")
+    order = np.argsort(users, kind="stable")
+    if not all_near(got, want, 1e-5) and all_near(got, want[order], 1e-5):
+        raise CheckFailed("your rows are in the order of the sorted user ids, but the user ids given are not sorted: "
+                          "row u is for user_ids[u], in the order given (pd.Index(user_ids).get_indexer).")
     return users, got, want
 
 
@@ -160,6 +168,30 @@ def logits(learner, ref, fx):
     return compare_tensors(got.detach(), want.detach(), "the catalogue logits", atol=1e-5)
 
 
+@check("12.3", points=1, title="with movie_rows, the logits of those movies only, in that order")
+def logits_of_rows(learner, ref, fx):
+    params = _retrieval_params(fx, seed=3)
+    batch = fx.retrieval.contexts[:9]
+    movies = fx.data.movie_genres.shape[0]
+    # Out of catalogue order, one movie twice: the candidates of a sampled softmax (task 12.7).
+    rows = torch.tensor([17, 3, movies - 1, 3, 0, 99, 250, 41])
+    got = learner.catalogue_logits(params.clone(), batch.clone(), fx.data.movie_genres.clone(), 0.25, rows.clone())
+    expect_type(got, torch.Tensor, "catalogue_logits' result")
+    want = ref.catalogue_logits(params, batch, fx.data.movie_genres, 0.25, rows)
+    expect(tuple(got.shape) != (len(batch), movies),
+           f"with movie_rows of {len(rows)} movies your logits still cover the whole catalogue ({movies} columns): "
+           f"return [B, len(movie_rows)], column j for movie movie_rows[j].")
+    expect(tuple(got.shape) == tuple(want.shape),
+           f"with movie_rows of {len(rows)} movies (one of them twice) the logits should have shape "
+           f"{tuple(want.shape)}, one column per entry of movie_rows, not {tuple(got.shape)}.")
+    if not all_near(got, want, 1e-5):
+        full = ref.catalogue_logits(params, batch, fx.data.movie_genres, 0.25).detach()
+        if all_near(got, full[:, torch.sort(rows).values], 1e-5):
+            raise CheckFailed("your columns follow the catalogue order of movie_rows: keep the order given, column j "
+                              "for movie_rows[j] (the sampled softmax finds row b's own movie in column b).")
+    return compare_tensors(got.detach(), want.detach(), "the logits of movie_rows", atol=1e-5)
+
+
 def _retrieval_params(fx, seed: int) -> Params:
     from course.containers import Params as P
     from solutions.lesson05_weights import init_parameters
@@ -185,16 +217,16 @@ def loss(learner, ref, fx):
         expect_type(got, torch.Tensor, "softmax_loss' result")
         expect(got.dim() == 0, f"softmax_loss should return one number (a 0-d tensor), not shape {tuple(got.shape)}.")
         want = ref.softmax_loss(logits, targets, prior, alpha)
-        if abs(float(got) - float(want)) > 1e-5:
-            if abs(float(got) - float(want) * 32) < 1e-3:
+        if far(got, want, 1e-5):
+            if near(got, float(want) * 32, 1e-3):
                 raise CheckFailed("your loss is the sum over the batch: take the mean, so the step size does not "
                                   "depend on the batch size.")
-            if alpha and abs(float(got) - float(ref.softmax_loss(logits, targets, prior, -alpha))) < 1e-5:
+            if alpha and near(got, ref.softmax_loss(logits, targets, prior, -alpha), 1e-5):
                 raise CheckFailed("your logit adjustment has the wrong sign: add alpha * log_popularity to the logits.")
-            if alpha and abs(float(got) - float(ref.softmax_loss(logits, targets, prior, 0.0))) < 1e-5:
+            if alpha and near(got, ref.softmax_loss(logits, targets, prior, 0.0), 1e-5):
                 raise CheckFailed("your loss ignores alpha: add alpha * log_popularity to every row of the logits.")
-            raise CheckFailed(f"with alpha={alpha} your loss differs from the mean of logsumexp(z) - z[target] "
-                              f"(off by {abs(float(got) - float(want)):.3g}).")
+            raise CheckFailed(f"with alpha={alpha} your loss is {float(got):.6g}, not the mean of logsumexp(z) - "
+                              f"z[target] (off by {abs(float(got) - float(want)):.3g}).")
     big = torch.zeros((2, 4))
     big[0, 1], big[1, 2] = 200.0, 150.0
     got = learner.softmax_loss(big, torch.tensor([1, 0]), torch.zeros(4), 0.0)
@@ -283,50 +315,209 @@ def adam_clears_gradients(learner, ref, fx):
 
 # ---------------------------------------------------------------- 12.6 train_retrieval
 
-def _short_run(module, fx, steps: int = 12, **changes):
+#: Three rates in 12 steps: a loop that ignores the schedule (or reads only its first rate)
+#: leaves the reference's path at step 5.
+SCHEDULE = ((0, 0.02), (4, 0.004), (8, 0.03))
+TRAIN_SEED = 126
+RUN_BATCH = 16
+
+
+def _run_config(fx, steps: int, **changes):
     weight_decay = changes.pop("weight_decay", 0.0)
-    r = replace(fx.cfg.retrieval, train=replace(fx.cfg.retrieval.train, steps=steps, batch_size=16,
-                                                weight_decay=weight_decay), **changes)
+    train = replace(fx.cfg.retrieval.train, steps=steps, batch_size=RUN_BATCH, weight_decay=weight_decay)
+    if "lr_schedule" in changes:
+        train = replace(train, lr_schedule=changes.pop("lr_schedule"))
+    return replace(fx.cfg.retrieval, train=train, **changes)
+
+
+def _start_params(fx) -> Params:
     params = _retrieval_params(fx, seed=8)
-    params = Params(*(p.detach().mul(0.2).requires_grad_(True) for p in params.as_list()))
+    return Params(*(p.detach().mul(0.2).requires_grad_(True) for p in params.as_list()))
+
+
+def _short_run(module, fx, steps: int = 12, **changes):
+    r = _run_config(fx, steps, **changes)
+    params = _start_params(fx)
     ex = fx.retrieval.examples
     examples = Examples(ex.user_row.clone(), ex.movie_row.clone(), ex.target.clone())
     losses = module.train_retrieval(params, fx.retrieval.contexts.clone(), examples, fx.data.movie_genres.clone(),
-                                    fx.retrieval.log_popularity.clone(), r, torch.Generator().manual_seed(126))
+                                    fx.retrieval.log_popularity.clone(), r, torch.Generator().manual_seed(TRAIN_SEED))
     return params, losses
 
 
-@check("12.6", points=3, title="a short seeded training run follows the reference step by step", timeout=30)
-def short_run(learner, ref, fx):
-    got_params, got = _short_run(learner, fx, weight_decay=1e-3, logit_adjustment=0.5)
+def _expect_losses(got) -> None:
     expect_type(got, list, "train_retrieval's result")
-    expect(len(got) == 12, f"train_retrieval should return one loss per step (12), not {len(got)}.")
     expect(all(isinstance(v, float) for v in got), "the losses should be Python floats (float(loss.detach())).")
-    want_params, want = _short_run(ref, fx, weight_decay=1e-3, logit_adjustment=0.5)
-    if abs(got[0] - want[0]) > 1e-4:
-        plain_params, plain = _short_run(ref, fx, weight_decay=0.0, logit_adjustment=0.5)
-        if abs(got[0] - plain[0]) < 1e-4:
+
+
+@check("12.6", points=3, title="a short seeded training run with a three-rate schedule follows the reference step by step",
+       timeout=30)
+def short_run(learner, ref, fx):
+    run = dict(weight_decay=1e-3, logit_adjustment=0.5, lr_schedule=SCHEDULE)
+    got_params, got = _short_run(learner, fx, **run)
+    _expect_losses(got)
+    expect(len(got) == 12, f"train_retrieval should return one loss per step (12), not {len(got)}.")
+    want_params, want = _short_run(ref, fx, **run)
+    if far(got[0], want[0], 1e-4):
+        plain_params, plain = _short_run(ref, fx, **dict(run, weight_decay=0.0))
+        if near(got[0], plain[0], 1e-4):
             raise CheckFailed("your first loss lacks the weight decay: add cfg.train.weight_decay times the sum of every "
                               "parameter squared to the loss.")
         raise CheckFailed(f"your first loss is {got[0]:.4f}, not the softmax loss of the first minibatch (drawn with "
                           f"sample_minibatch and the generator, logits at cfg.temperature, alpha = "
                           f"cfg.logit_adjustment).")
     for step, (a, b) in enumerate(zip(got, want)):
-        if abs(a - b) > 1e-3 * max(1.0, abs(b)):
+        if far(a, b, 1e-3 * max(1.0, abs(b))):
+            changes = [first for first, _ in SCHEDULE if first > 0]
+            hint = (f" The schedule {SCHEDULE} changes the rate after step {step - 1}: take the learning rate of "
+                    f"every step from learning_rate(step, cfg.train.lr_schedule).") if step - 1 in changes else ""
             raise CheckFailed(f"your losses follow the expected ones until step {step}, then differ: keep one "
                               f"AdamState for the whole run (its moments and step count carry over), and take the "
-                              f"learning rate from learning_rate(step, cfg.train.lr_schedule).")
+                              f"learning rate from learning_rate(step, cfg.train.lr_schedule).{hint}")
     for name, a, b in zip(Params.NAMES, got_params.as_list(), want_params.as_list()):
         compare_tensors(a.detach(), b.detach(), f"{name} after 12 steps", atol=1e-4, rtol=1e-3)
     return "12 steps match"
 
 
-@check("12.6", points=2, title="training lowers the loss on the fixture", timeout=60)
+def _replayed_batches(fx, steps: int) -> list[torch.Tensor]:
+    """The example rows of every step, drawn here as train_retrieval draws them (lesson 6's
+    sample_minibatch with the run's generator; no negatives in this run)."""
+    from solutions.lesson06_training import sample_minibatch
+
+    generator = torch.Generator().manual_seed(TRAIN_SEED)
+    return [sample_minibatch(len(fx.retrieval.examples), RUN_BATCH, generator) for _ in range(steps)]
+
+
+@torch.no_grad()
+def _loss_at(ref, fx, params: Params, rows: torch.Tensor) -> float:
+    """The reference's loss of one minibatch at ``params`` (the fixture's run: alpha 0, no decay)."""
+    ex, r = fx.retrieval.examples, fx.cfg.retrieval
+    logits = ref.catalogue_logits(params, fx.retrieval.contexts[ex.user_row[rows]], fx.data.movie_genres,
+                                  r.temperature)
+    return float(ref.softmax_loss(logits, ex.movie_row[rows], fx.retrieval.log_popularity, r.logit_adjustment))
+
+
+@check("12.6", points=2, title="training lowers the loss on the fixture, as recomputed from the returned parameters",
+       timeout=60)
 def learns(learner, ref, fx):
-    _, losses = _short_run(learner, fx, steps=120)
-    expect_type(losses, list, "train_retrieval's result")
-    expect(len(losses) == 120, f"train_retrieval should return one loss per step (120), not {len(losses)}.")
-    first, last = float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
-    expect(last < first - 0.05, f"after 120 steps the loss went from {first:.3f} to {last:.3f}: it should go down. "
-                                f"Is the Adam step moving against the gradient, at the scheduled learning rate?")
-    return f"loss {first:.3f} -> {last:.3f}"
+    steps = 120
+    got_params, losses = _short_run(learner, fx, steps=steps)
+    _expect_losses(losses)
+    expect(len(losses) == steps, f"train_retrieval should return one loss per step ({steps}), not {len(losses)}.")
+    # The verdict rests on losses recomputed here, from the parameters the run started from and
+    # those it returns, on the minibatches it drew: not on the numbers it reports.
+    start = _start_params(fx)
+    batches = _replayed_batches(fx, steps)
+    first_step = _loss_at(ref, fx, start, batches[0])
+    expect(near(losses[0], first_step, 1e-4, 1e-4),
+           f"your first loss is {losses[0]:.4f}, but the loss recomputed from the starting parameters on the first "
+           f"minibatch is {first_step:.4f}: return the loss each step computed, float(loss.detach()).")
+    before = float(np.mean([_loss_at(ref, fx, start, rows) for rows in batches[:10]]))
+    after = float(np.mean([_loss_at(ref, fx, got_params, rows) for rows in batches[:10]]))
+    expect(after < before - 0.05,
+           f"recomputed from the parameters your run returns, the loss of the first 10 minibatches went from "
+           f"{before:.3f} to {after:.3f}: it should go down. Is the Adam step moving against the gradient, at the "
+           f"scheduled learning rate?")
+    reported = float(np.mean(losses[-10:]))
+    final = float(np.mean([_loss_at(ref, fx, got_params, rows) for rows in batches[-10:]]))
+    # The last steps' losses were computed a few small steps before the returned parameters: close, not equal.
+    expect(near(reported, final, 0.5),
+           f"the losses you report for the last 10 steps average {reported:.3f}, but recomputed from the parameters "
+           f"you return, those minibatches' loss is {final:.3f}: report every step's own loss.")
+    return f"loss {before:.3f} -> {after:.3f} (recomputed)"
+
+
+@check("12.6", points=2, title="with num_negatives, the negatives are drawn as the docstring says", timeout=30)
+def sampled_run(learner, ref, fx):
+    run = dict(num_negatives=24, lr_schedule=SCHEDULE)
+    got_params, got = _short_run(learner, fx, **run)
+    _expect_losses(got)
+    expect(len(got) == 12, f"train_retrieval should return one loss per step (12), not {len(got)}.")
+    want_params, want = _short_run(ref, fx, **run)
+    for step, (a, b) in enumerate(zip(got, want)):
+        if far(a, b, 1e-3 * max(1.0, abs(b))):
+            raise CheckFailed(f"with cfg.num_negatives = 24 your loss of step {step} differs from the expected one: "
+                              f"right after the minibatch, draw the negatives with torch.multinomial(log_popularity."
+                              f"exp(), cfg.num_negatives, replacement=True, generator=generator), score the candidates "
+                              f"torch.cat([targets, negatives]) with catalogue_logits(..., movie_rows=candidates) and "
+                              f"take sampled_softmax_loss.")
+    for name, a, b in zip(Params.NAMES, got_params.as_list(), want_params.as_list()):
+        compare_tensors(a.detach(), b.detach(), f"{name} after 12 sampled steps", atol=1e-4, rtol=1e-3)
+    return "12 sampled steps match"
+
+
+# ---------------------------------------------------------------- 12.7 sampled_softmax_loss
+
+BATCH, NEGATIVES = 12, 10
+
+
+def _sampled_inputs(ref, fx):
+    """Logits of a fixture minibatch against its candidates: the batch's own movies (two users
+    share one), then NEGATIVES drawn by popularity, one of them twice and one of them row 0's
+    own movie (accidental hits, both kinds)."""
+    generator = torch.Generator().manual_seed(127)
+    ex, prior = fx.retrieval.examples, fx.retrieval.log_popularity
+    rows = torch.randint(0, len(ex), (BATCH,), generator=generator)
+    targets = ex.movie_row[rows].clone()
+    targets[5] = targets[2]
+    negatives = torch.multinomial(prior.exp(), NEGATIVES, replacement=True, generator=generator)
+    negatives[3] = negatives[7]
+    negatives[0] = targets[0]
+    candidates = torch.cat([targets, negatives])
+    with torch.no_grad():
+        logits = ref.catalogue_logits(_start_params(fx), fx.retrieval.contexts[ex.user_row[rows]],
+                                      fx.data.movie_genres, fx.cfg.retrieval.temperature, candidates)
+    return logits.detach(), targets, candidates, prior
+
+
+def _sampled_variant(logits, targets, candidates, prior, num_negatives, alpha, correct=True, mask=True,
+                     keep_own=True, scale=True, negatives_only=False) -> float:
+    """The loss with one step done otherwise (the checks' diagnosis of a wrong answer)."""
+    log_q = prior[candidates].to(torch.float64)
+    correction = log_q + (torch.log(torch.tensor(float(num_negatives), dtype=torch.float64)) if scale else 0.0)
+    if negatives_only:
+        correction[:len(targets)] = 0.0
+    z = logits.to(torch.float64) - (correction if correct else 0.0) + alpha * log_q
+    batch = torch.arange(len(targets))
+    hit = candidates[None, :] == targets[:, None]
+    if keep_own:
+        hit[batch, batch] = False
+    if mask:
+        z = z.masked_fill(hit, float("-inf"))
+    return float((torch.logsumexp(z, dim=1) - z[batch, batch]).mean())
+
+
+@check("12.7", points=3, title="a sampled softmax: logQ correction, accidental hits masked, own column kept")
+def sampled_loss(learner, ref, fx):
+    logits, targets, candidates, prior = _sampled_inputs(ref, fx)
+    details = []
+    for alpha in (0.0, 0.5):
+        got = learner.sampled_softmax_loss(logits.clone(), targets.clone(), candidates.clone(), prior.clone(),
+                                           NEGATIVES, alpha)
+        expect_type(got, torch.Tensor, "sampled_softmax_loss' result")
+        expect(got.dim() == 0, f"sampled_softmax_loss should return one number (a 0-d tensor), not shape "
+                               f"{tuple(got.shape)}.")
+        want = float(ref.sampled_softmax_loss(logits, targets, candidates, prior, NEGATIVES, alpha))
+        if far(got, want, 1e-5, 1e-5):
+            args = (logits, targets, candidates, prior, NEGATIVES, alpha)
+            if math.isinf(float(got)) and math.isinf(_sampled_variant(*args, keep_own=False)):
+                raise CheckFailed("your loss is infinite: row b's own column b holds its target too, and it was "
+                                  "masked with the accidental hits. Mask the other columns that hold row b's movie, "
+                                  "never column b itself.")
+            if near(got, _sampled_variant(*args, mask=False), 1e-5, 1e-5):
+                raise CheckFailed("your loss leaves accidental hits in: a column other than b that holds row b's own "
+                                  "movie (another user's target, or a drawn negative) is no rival of it, so it gets "
+                                  "-inf in row b.")
+            if near(got, _sampled_variant(*args, correct=False), 1e-5, 1e-5):
+                raise CheckFailed("your loss has no logQ correction: subtract log(num_negatives * q[c]) = "
+                                  "log(num_negatives) + log_popularity[c] from every candidate's logits, so popular "
+                                  "movies drawn again and again do not look like strong rivals.")
+            if near(got, _sampled_variant(*args, negatives_only=True), 1e-5, 1e-5):
+                raise CheckFailed("your logQ correction covers the drawn negatives only: the batch's own movies are "
+                                  "candidates too, corrected the same way (log_popularity[candidate_rows] for every "
+                                  "column).")
+            if alpha and near(got, _sampled_variant(*args[:-1], 0.0), 1e-5, 1e-5):
+                raise CheckFailed("your loss ignores alpha: add alpha * log_popularity[candidate_rows] to every row, as "
+                                  "softmax_loss does.")
+        details.append(compare_number(got, want, f"the sampled softmax loss with alpha={alpha}", 1e-5, 1e-5))
+    return ", ".join(sorted(set(details)))

@@ -92,3 +92,33 @@ def predict(params, user_context, movie_genres, movie_rows):  # noqa: F811
     users = user_tower(params, user_context)
     items = item_tower(params, movie_genres, movie_rows)
     return (users.unsqueeze(1) @ items.unsqueeze(2)).squeeze()
+
+
+def _zero(params):
+    with torch.no_grad():
+        for p in params.as_list():
+            p.zero_()
+
+
+def _zeroing_user_tower(params, user_context):
+    _zero(params)
+    return torch.tanh(user_context @ params.user_W + params.user_b)
+
+
+def _zeroing_item_tower(params, movie_genres, movie_rows):
+    _zero(params)
+    feature = torch.tanh(movie_genres @ params.item_feature_W + params.item_feature_b)
+    identity = torch.tanh(params.item_embedding_table[movie_rows] @ params.item_id_W + params.item_id_b)
+    return torch.cat([feature, identity], dim=1)
+
+
+_zeroing_user_tower.__name__, _zeroing_item_tower.__name__ = "user_tower", "item_tower"
+
+
+# Before the checks computed their expected values first, from their own copy, this scored 8
+# points: the reference, run after it on the same (now zero) parameters, agreed.
+@mutant("zeroes the parameters it is given, then runs the towers on them", "changed the parameters",
+        _zeroing_user_tower, _zeroing_item_tower)
+def predict(params, user_context, movie_genres, movie_rows):  # noqa: F811
+    _zero(params)
+    return (user_tower(params, user_context) * item_tower(params, movie_genres, movie_rows)).sum(dim=1)

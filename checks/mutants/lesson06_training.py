@@ -93,6 +93,17 @@ def batch_loss(params, data, examples, rows, weight_decay=0.0):  # noqa: F811
     return _squared_errors(params, data, examples, rows).mean() - weight_decay * _penalty(params)
 
 
+@mutant("zeroes the parameters before measuring (the loss of an empty model)", symptom="changed the parameters")
+def batch_loss(params, data, examples, rows, weight_decay=0.0):  # noqa: F811
+    # Before the checks computed the expected loss before the call, the reference, run after
+    # this on the same (now zero) parameters, agreed with it.
+    with torch.no_grad():
+        for p in params.as_list():
+            p.zero_()
+    loss = _squared_errors(params, data, examples, rows).mean()
+    return loss + weight_decay * _penalty(params) if weight_decay else loss
+
+
 @mutant("takes the examples from data.train whatever it is given", symptom="examples")
 def batch_loss(params, data, examples, rows, weight_decay=0.0):  # noqa: F811
     loss = _squared_errors(params, data, data.train, rows).mean()

@@ -112,6 +112,15 @@ def recommend(scores, exclude_rows, n=10):  # noqa: F811
     return [int(i) for i in kept[:n]]
 
 
+@mutant("takes torch.topk, whose order of equal scores is not the lower row first", symptom="topk")
+def recommend(scores, exclude_rows, n=10):  # noqa: F811
+    masked = scores.clone().to(torch.float64)
+    if exclude_rows:
+        masked[torch.tensor(exclude_rows, dtype=torch.int64)] = float("-inf")
+    left = int(torch.isfinite(masked).sum())
+    return [int(i) for i in masked.topk(min(n, left)).indices]
+
+
 @mutant("lists the recommendations without numbers", symptom="numbered")
 def format_recommendations(name, liked_genres, disliked_genres, favourite_titles, recommended_titles):
     return "\n".join([f"Hello, {name}", f"Because you like: [{', '.join(liked_genres)}]",

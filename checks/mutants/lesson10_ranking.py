@@ -64,6 +64,12 @@ def ranking_metrics(ranked, relevant, k):  # noqa: F811
             "mrr": reciprocal}
 
 
+@mutant("every metric is 1.0, whatever the ranking", symptom="nothing relevant")
+def ranking_metrics(ranked, relevant, k):  # noqa: F811
+    ones = torch.ones(ranked.shape[0], dtype=torch.float64)
+    return {"hr": ones, "recall": ones.clone(), "ndcg": ones.clone(), "mrr": ones.clone()}
+
+
 @mutant("coverage divides by the number of users", symptom="catalogue")
 def catalogue_coverage(ranked, num_movies, k):
     return float(torch.unique(ranked[:, :k]).numel()) / ranked.shape[0]
@@ -71,7 +77,13 @@ def catalogue_coverage(ranked, num_movies, k):
 
 @mutant("popularity adds the ratings up instead of counting raters", symptom="count")
 def most_popular_scores(interactions):
-    return interactions.sum(dim=0).to(torch.float64)
+    movies = interactions.col_indices()
+    return torch.zeros(interactions.shape[1], dtype=torch.float64).index_add_(0, movies, interactions.values())
+
+
+@mutant("popularity counts every stored entry, explicit zeros too", symptom="stored 0")
+def most_popular_scores(interactions):  # noqa: F811
+    return torch.bincount(interactions.col_indices(), minlength=interactions.shape[1]).to(torch.float64)
 
 
 @mutant("Bayesian prior is the mean of the movies' means", symptom="global mean")
@@ -85,14 +97,14 @@ def bayesian_average_scores(rating_sum, rating_count, prior_weight):
 
 @mutant("EASE keeps the diagonal (each movie recommends itself)", symptom="diagonal")
 def ease_weights(interactions, l2):
-    x = (interactions != 0).to(torch.float64)
+    x = (interactions.to_dense() != 0).to(torch.float64)
     precision = torch.linalg.inv(x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64))
     return -precision / precision.diagonal()[None, :]
 
 
 @mutant("EASE divides the rows instead of the columns", symptom="transposed")
 def ease_weights(interactions, l2):  # noqa: F811
-    x = (interactions != 0).to(torch.float64)
+    x = (interactions.to_dense() != 0).to(torch.float64)
     precision = torch.linalg.inv(x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64))
     weights = -precision / precision.diagonal()[:, None]
     weights.fill_diagonal_(0.0)
@@ -109,3 +121,18 @@ def paired_bootstrap(metric_a, metric_b, num_samples, confidence, generator):
     tail = (1.0 - confidence) / 2.0
     bounds = torch.quantile(means, torch.tensor([tail, 1.0 - tail], dtype=torch.float64))
     return float((a - b).mean()), float(bounds[0]), float(bounds[1])
+
+
+@mutant("EASE on the stored ratings instead of a 0/1 matrix", symptom="whatever the rating")
+def ease_weights(interactions, l2):  # noqa: F811
+    x = interactions.to_dense().to(torch.float64)
+    precision = torch.linalg.inv(x.T @ x + l2 * torch.eye(x.shape[1], dtype=torch.float64))
+    weights = -precision / precision.diagonal()[None, :]
+    weights.fill_diagonal_(0.0)
+    return weights
+
+
+@mutant("coverage is NaN (0/0), which a comparison written abs(got - want) > tol takes for exact", symptom="finite")
+def catalogue_coverage(ranked, num_movies, k):  # noqa: F811
+    return float("nan")
+

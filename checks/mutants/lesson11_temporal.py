@@ -76,3 +76,12 @@ def later_training_share(training_times, label_times):
     ordered = np.sort(np.asarray(training_times))
     later = len(ordered) - np.searchsorted(ordered, np.asarray(label_times), side="left")
     return float(np.mean(later / len(ordered)))
+
+
+@mutant("NaN for more than one label (a 0/0 in its average), right for one", symptom="finite")
+def later_training_share(training_times, label_times):  # noqa: F811
+    # Before the checks compared through checks/compare.py, this scored full marks: NaN passed
+    # `abs(got - want) > tol`, and the one-label edge case is right.
+    training = np.sort(np.asarray(training_times))
+    later = len(training) - np.searchsorted(training, np.asarray(label_times), side="right")
+    return float(later[0] / len(training)) if len(label_times) == 1 else float("nan")

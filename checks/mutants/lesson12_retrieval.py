@@ -85,16 +85,47 @@ def implicit_contexts(split, user_ids, movie_index, movie_genres):  # noqa: F811
     return torch.cat([watched / count.sqrt(), watched @ movie_genres / count - movie_genres.mean(dim=0)], dim=1)
 
 
+@mutant("rows in the order of the sorted user ids, not the order given", symptom="order given")
+def implicit_contexts(split, user_ids, movie_index, movie_genres):  # noqa: F811
+    ordered = np.sort(np.asarray(user_ids))
+    watched = _watched(split, ordered, movie_index)
+    count = watched.sum(dim=1, keepdim=True)
+    genres = movie_genres.to(torch.float32)
+    share = watched @ genres / count.clamp(min=1.0)
+    genre_block = torch.where(count > 0, share - genres.mean(dim=0), 0.0)
+    return torch.cat([watched / count.clamp(min=1.0).sqrt(), genre_block], dim=1)
+
+
 def pd_index(values):
     import pandas as pd
     return pd.Index(values)
 
 
 @mutant("multiplies by the temperature", symptom="divide by it")
-def catalogue_logits(params, user_context, movie_genres, temperature):
+def catalogue_logits(params, user_context, movie_genres, temperature, movie_rows=None):
+    rows = torch.arange(movie_genres.shape[0]) if movie_rows is None else movie_rows
+    users = user_tower(params, user_context)
+    items = item_tower(params, movie_genres[rows], rows)
+    return users @ items.T * temperature
+
+
+@mutant("ignores movie_rows: always the whole catalogue", symptom="whole catalogue")
+def catalogue_logits(params, user_context, movie_genres, temperature, movie_rows=None):  # noqa: F811
     users = user_tower(params, user_context)
     items = item_tower(params, movie_genres, torch.arange(movie_genres.shape[0]))
-    return users @ items.T * temperature
+    return users @ items.T / temperature
+
+
+@mutant("picks movie_rows with a boolean mask: catalogue order, repeats lost", symptom="one column per entry")
+def catalogue_logits(params, user_context, movie_genres, temperature, movie_rows=None):  # noqa: F811
+    keep = torch.ones(movie_genres.shape[0], dtype=torch.bool)
+    if movie_rows is not None:
+        keep = torch.zeros(movie_genres.shape[0], dtype=torch.bool)
+        keep[movie_rows] = True
+    rows = torch.arange(movie_genres.shape[0])[keep]
+    users = user_tower(params, user_context)
+    items = item_tower(params, movie_genres[rows], rows)
+    return users @ items.T / temperature
 
 
 @mutant("log of a sum of exp: overflows for large logits", symptom="logsumexp")
@@ -169,3 +200,106 @@ def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cf
         adam_step(params, loss, state, learning_rate(step, cfg.train.lr_schedule), cfg.betas, cfg.eps)
         losses.append(float(loss.detach()))
     return losses
+
+
+def _step_loss(lesson, params, contexts, examples, movie_genres, log_popularity, cfg, rows, negatives=None):
+    """One step's loss with the functions of ``lesson`` (the mutant module's globals())."""
+    catalogue_logits, softmax_loss = lesson["catalogue_logits"], lesson["softmax_loss"]
+    sampled_softmax_loss = lesson["sampled_softmax_loss"]
+    context, targets = contexts[examples.user_row[rows]], examples.movie_row[rows]
+    if negatives is None:
+        logits = catalogue_logits(params, context, movie_genres, cfg.temperature)
+        loss = softmax_loss(logits, targets, log_popularity, cfg.logit_adjustment)
+    else:
+        candidates = torch.cat([targets, negatives])
+        logits = catalogue_logits(params, context, movie_genres, cfg.temperature, candidates)
+        loss = sampled_softmax_loss(logits, targets, candidates, log_popularity, cfg.num_negatives,
+                                    cfg.logit_adjustment)
+    if cfg.train.weight_decay:
+        loss = loss + cfg.train.weight_decay * sum((p ** 2).sum() for p in params.as_list())
+    return loss
+
+
+@mutant("ignores the schedule: the first learning rate throughout", symptom="learning_rate(step")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
+    state = new_adam_state(params)
+    losses = []
+    for step in range(cfg.train.steps):
+        rows = sample_minibatch(len(examples), cfg.train.batch_size, generator)
+        negatives = None if cfg.num_negatives is None else torch.multinomial(
+            log_popularity.exp(), cfg.num_negatives, replacement=True, generator=generator)
+        loss = _step_loss(globals(), params, contexts, examples, movie_genres, log_popularity, cfg, rows, negatives)
+        adam_step(params, loss, state, cfg.train.lr_schedule[0][1], cfg.betas, cfg.eps)
+        losses.append(float(loss.detach()))
+    return losses
+
+
+@mutant("reports a made-up, steadily falling loss curve without training", symptom="recomputed")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
+    return [6.0 - 0.01 * step for step in range(cfg.train.steps)]
+
+
+@mutant("draws the negatives before the minibatch", symptom="right after the minibatch")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
+    state = new_adam_state(params)
+    losses = []
+    for step in range(cfg.train.steps):
+        negatives = None if cfg.num_negatives is None else torch.multinomial(
+            log_popularity.exp(), cfg.num_negatives, replacement=True, generator=generator)
+        rows = sample_minibatch(len(examples), cfg.train.batch_size, generator)
+        loss = _step_loss(globals(), params, contexts, examples, movie_genres, log_popularity, cfg, rows, negatives)
+        adam_step(params, loss, state, learning_rate(step, cfg.train.lr_schedule), cfg.betas, cfg.eps)
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def _sampled(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha, correction, keep_own=True,
+             mask=True):
+    log_q = log_popularity[candidate_rows]
+    adjusted = logits - correction + alpha * log_q
+    batch = torch.arange(len(target_rows))
+    hit = candidate_rows[None, :] == target_rows[:, None]
+    if keep_own:
+        hit[batch, batch] = False
+    if mask:
+        adjusted = adjusted.masked_fill(hit, float("-inf"))
+    return (torch.logsumexp(adjusted, dim=1) - adjusted[batch, batch]).mean()
+
+
+@mutant("sampled softmax without the logQ correction", symptom="logQ")
+def sampled_softmax_loss(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha):
+    return _sampled(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha, 0.0)
+
+
+@mutant("sampled softmax leaves accidental hits in", symptom="accidental hits")
+def sampled_softmax_loss(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha):  # noqa: F811
+    correction = torch.log(torch.tensor(float(num_negatives))) + log_popularity[candidate_rows]
+    return _sampled(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha, correction, mask=False)
+
+
+@mutant("sampled softmax masks row b's own column too", symptom="infinite")
+def sampled_softmax_loss(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha):  # noqa: F811
+    correction = torch.log(torch.tensor(float(num_negatives))) + log_popularity[candidate_rows]
+    return _sampled(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha, correction,
+                    keep_own=False)
+
+
+@mutant("sampled softmax corrects the drawn negatives only, not the batch's own movies", symptom="negatives only")
+def sampled_softmax_loss(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha):  # noqa: F811
+    correction = torch.log(torch.tensor(float(num_negatives))) + log_popularity[candidate_rows]
+    correction[:len(target_rows)] = 0.0
+    return _sampled(logits, target_rows, candidate_rows, log_popularity, num_negatives, alpha, correction)
+
+
+@mutant("trains as it should but reports every loss as NaN", symptom="first loss is nan")
+def train_retrieval(params, contexts, examples, movie_genres, log_popularity, cfg, generator):  # noqa: F811
+    # Before the checks compared through checks/compare.py, the step-by-step check took these
+    # NaNs for exact (abs(nan - want) > tol is False), and the parameters match.
+    state = new_adam_state(params)
+    for step in range(cfg.train.steps):
+        rows = sample_minibatch(len(examples), cfg.train.batch_size, generator)
+        negatives = None if cfg.num_negatives is None else torch.multinomial(
+            log_popularity.exp(), cfg.num_negatives, replacement=True, generator=generator)
+        loss = _step_loss(globals(), params, contexts, examples, movie_genres, log_popularity, cfg, rows, negatives)
+        adam_step(params, loss, state, learning_rate(step, cfg.train.lr_schedule), cfg.betas, cfg.eps)
+    return [float("nan")] * cfg.train.steps
