@@ -47,7 +47,9 @@ def _gave_up_learner(number: int, lesson_bytes: bytes, settings: Settings):
         gave_up = False
 
         def start(self):
-            if self.starts > WORKER_DEATHS_ALLOWED or self.gave_up:   # the first start, then one per death
+            # Past the first start, start() runs only when the worker has ended: every worker
+            # started so far has died.
+            if self.starts >= WORKER_DEATHS_ALLOWED or self.gave_up:
                 self.gave_up = True
                 raise GaveUp("not run")
             return super().start()

@@ -411,8 +411,10 @@ def test_what_the_attacks_ran_into(graded):
     split = [c for c in checks_of("ref_import") if c["task"] == "3.2"]
     assert all(c["status"] == "ERROR" for c in split), split
     pipe = [c for c in checks_of("forged_pipe") if c["task"] == "3.2"]
-    assert all(c["status"] == "ERROR" for c in pipe) and any("cannot read" in c["message"] or "ended" in c["message"]
-                                                             for c in pipe)
+    # Its worker exits at every call: after two deaths the lesson's remaining checks are not run.
+    assert all(c["status"] in ("ERROR", "NOT RUN") for c in pipe) and any("cannot read" in c["message"]
+                                                                         or "ended" in c["message"] for c in pipe)
+    assert pipe[-1]["status"] == "NOT RUN" and pipe[-1]["earned"] == 0
     bomb = [c for c in checks_of("bomb_and_flood") if c["task"] == "3.2"]
     forked = [int(c["message"].split("forked ")[1].split()[0]) for c in bomb if "forked" in c["message"]]
     assert forked and max(forked) < 100, bomb
