@@ -14,7 +14,7 @@ import os
 import signal
 import time
 
-from checks.class_copies import is_stub, reference_copy
+from checks.class_copies import is_stub, reference_copy, stub_text, written_functions
 from checks.class_grades import (CRASHED, NOT_RUN, NOT_STARTED, TIMED_OUT, LessonGrade, lesson_from_bytes,
                                  lesson_to_bytes)
 from checks.class_limits import WORKER_DEATHS_ALLOWED, Settings, cpu_budget, lesson_wall_limit, planned_checks
@@ -128,6 +128,8 @@ def grade_lessons(jobs: list[tuple[int, bytes | None]], settings: Settings) -> l
     from checks.sandbox import sweep_leftovers
 
     plans = {number: planned_checks(number) for number, _ in jobs}
+    for number in plans:          # built once here, inherited by every child (not once per child)
+        stub_text(number), written_functions(number)
 
     def work(number: int, data: bytes | None):
         return lambda: (0, lesson_to_bytes(grade_lesson_here(number, data, settings)))
