@@ -140,7 +140,8 @@ def test_the_sandbox_sees_only_its_own_files(tmp_path):
     assert seen[str(REPO / "solutions" / "lesson03_masking.py")] is False
     assert seen[str(REPO / "checks")] is False
     assert seen[str(REPO)] in (False, [".venv"])              # at most the (read-only) venv is bound there
-    assert seen["/box/code/checks"] == ["__init__.py", "boundary.py", "procedures.py", "sandbox_worker.py"]
+    assert seen["/box/code/checks"] == ["__init__.py", "boundary.py", "learner_file.py", "procedures.py",
+                                        "sandbox_worker.py"]
     assert seen["/box/code/solutions"] == ["__init__.py", "lesson01_cleaning.py", "lesson02_vocabularies.py"]
     assert seen["network"] is False and seen["own file writable"] is False
     assert len(seen["pids"]) <= 3                          # its own PID namespace
