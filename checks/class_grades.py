@@ -63,6 +63,7 @@ class LearnerGrade:
     checkout: str
     lessons: list[LessonGrade]
     notes: list[str] = dataclasses.field(default_factory=list)
+    shared: list[str] = dataclasses.field(default_factory=list)     # files that are another learner's too
     instructor_changes: list[str] = dataclasses.field(default_factory=list)
     environment_changes: list[str] = dataclasses.field(default_factory=list)
     stem: str = ""           # file name of the learner's reports (unique in the class)

@@ -43,7 +43,7 @@ def learner_json(learner: LearnerGrade, graded_at: str, commit: str) -> dict:
             "printed": lesson.printed[:4000],
         } for lesson in learner.lessons],
         "tampering": learner.tampering, "environment_changes": learner.environment_changes,
-        "notes": learner.notes,
+        "notes": learner.notes, "shared_files": learner.shared,
     }
 
 
@@ -81,12 +81,12 @@ def learner_markdown(learner: LearnerGrade, graded_at: str, commit: str) -> str:
     for lesson in learner.lessons:
         out.append(f"| {lesson.lesson} | {_md(lesson.title)} | {lesson.earned}/{lesson.possible} | {_result(lesson)} |")
     out.append("")
-    for note in learner.notes:
+    for note in learner.notes + learner.shared:
         out.append(f"Note: {note}")
     for lesson in learner.lessons:
         for note in lesson.notes:
             out.append(f"Note for the instructor: lesson {lesson.lesson}: {_md(note)}")
-    if learner.notes or any(lesson.notes for lesson in learner.lessons):
+    if learner.notes or learner.shared or any(lesson.notes for lesson in learner.lessons):
         out.append("")
     for lesson in learner.lessons:
         if lesson.not_started:        # one line in the table says it all
@@ -128,7 +128,7 @@ def _flags(learner: LearnerGrade) -> list[str]:
         flags.append("interference reported")
     if any(lesson.status not in (GRADED, NOT_STARTED) for lesson in learner.lessons):
         flags.append("a lesson timed out or crashed")
-    if any("hard link" in note and "both were graded" in note for note in learner.notes):
+    if learner.shared:
         flags.append("shares a file with another learner")
     copied = [str(lesson.lesson) for lesson in learner.lessons if lesson.notes]
     if copied:

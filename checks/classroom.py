@@ -108,7 +108,7 @@ def grade_class(submission: Path, reports: Path, settings: Settings, instructor_
     grades = []
     for name, checkout in learners:
         files, notes = _read_learner(name, checkout, snapshot.linked_inodes)
-        learner = LearnerGrade(_printable(name), _printable(str(checkout)), [], notes + pairs.get(name, []),
+        learner = LearnerGrade(_printable(name), _printable(str(checkout)), [], notes, shared=pairs.get(name, []),
                                sandboxed=settings.sandbox, stem=stems[name], files=files)
         grades.append(learner)
     use_course_threads()
