@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 
 from checks import boundary
-from checks.framework import WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded, LearnerRaised, MissingFunction
+from checks.framework import (WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded, LearnerRaised, MissingFunction,
+                              WallTimeExceeded)
 from course import index
 from course.paths import REPO
 
@@ -48,10 +49,6 @@ START_CPU_S = 60.0               # python start and the libraries' imports, befo
 INSTALL_HINT = ("bubblewrap (the `bwrap` command) is not installed. Install it with "
                 "`sudo apt-get install bubblewrap` (Debian/Ubuntu; `dnf install bubblewrap` on Fedora), "
                 "or pass --no-sandbox to grade without a sandbox (the reports will say so).")
-
-
-class WallTimeExceeded(CPUTimeExceeded):
-    """The worker did not answer within the wall-clock backstop (it sleeps or waits)."""
 
 
 class LearnerProcessEnded(Exception):
