@@ -37,6 +37,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from checks.class_copies import is_stub
 from checks.class_files import (LESSON_FILE_LIMIT, find_learners, learner_lesson_files, report_stems, safe_name,
                                 shared_files)
 from checks.class_grades import LearnerGrade, LessonGrade
@@ -115,9 +116,13 @@ def grade_class(submission: Path, reports: Path, settings: Settings, instructor_
     from checks import fixtures
     for number in settings.lessons:
         module = index.lesson(number).module
-        log(f"Lesson {number}: building the check data, then grading {len(grades)} learner(s) ...")
-        fixtures.for_lesson(number)
-        done = grade_lessons([(number, g.files.get(f"{module}.py")) for g in grades], settings)
+        files = [g.files.get(f"{module}.py") for g in grades]
+        if any(data is not None and not is_stub(number, data) for data in files):
+            log(f"Lesson {number}: building the check data, then grading {len(grades)} learner(s) ...")
+            fixtures.for_lesson(number)     # once, here: every learner's child inherits it
+        else:                               # nobody started it: no check runs, no data is needed
+            log(f"Lesson {number}: nobody has started it (every file is the stub, or missing).")
+        done = grade_lessons([(number, data) for data in files], settings)
         for learner, lesson in zip(grades, done):
             learner.lessons.append(lesson)
             log(f"    {learner.name}: lesson {number}: {lesson.earned}/{lesson.possible}"
