@@ -3,14 +3,16 @@ reports it gets graded at once, apart from when it was graded and how long it to
 
 The class holds the cases that depend on the whole class or on one odd learner: two learners
 sharing one hard-linked file (put in different shares), a lesson file that is a folder, a
-stub, the reference, half a lesson. Like tests/test_classroom.py, this grades with this
-repository's checks, which the grader snapshots and restores: run it on committed work.
+stub, the reference, half a lesson. Like tests/test_classroom.py, it grades with a copy of
+this repository (the grader snapshots the instructor's files and restores them, so an edit
+made here while the test runs is never undone).
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -54,10 +56,19 @@ def make_class(root: Path) -> Path:
     return root
 
 
-def _make(*args: str) -> subprocess.CompletedProcess:
+def instructor_copy(target: Path) -> Path:
+    """A copy of this repository's code and Makefile whose .venv is the real one."""
+    shutil.copytree(REPO, target, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "outputs", ".backups", ".progress", "__pycache__", ".pytest_cache",
+        ".hypothesis", "data", "notebooks", "*.ipynb", "benchmarks"))
+    (target / ".venv").symlink_to(REPO / ".venv")
+    return target
+
+
+def _make(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "GRADE_", "LESSON", "SHARD"))}
     options = "--jobs 2" + ("" if BWRAP else " --no-sandbox")
-    return subprocess.run(["make", "-s", "-C", str(REPO), "-o", ".venv/.installed", *args,
+    return subprocess.run(["make", "-s", "-C", str(repo), "-o", ".venv/.installed", *args,
                            f"LESSONS={LESSONS}", f"GRADE_OPTIONS={options}"],
                           capture_output=True, text=True, env=env, timeout=1800)
 
@@ -84,14 +95,15 @@ def _reports(folder: Path) -> dict[str, object]:
 def test_shares_merged_give_the_reports_of_the_whole_class(tmp_path):
     subs = make_class(tmp_path / "class")
     whole, shared = tmp_path / "whole", tmp_path / "shared"
-    done = _make("grade", f"SUBMISSION={subs}", f"REPORTS={whole}")
+    repo = instructor_copy(tmp_path / "instructor")
+    done = _make(repo, "grade", f"SUBMISSION={subs}", f"REPORTS={whole}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     for k in (2, 1):                      # in any order
-        done = _make("grade", f"SUBMISSION={subs}", f"REPORTS={shared}", f"SHARD={k}/2")
+        done = _make(repo, "grade", f"SUBMISSION={subs}", f"REPORTS={shared}", f"SHARD={k}/2")
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert f"Shard {k}/2" in done.stdout
     assert not (shared / "class.csv").exists()        # the shares alone write no class report
-    done = _make("grade-merge", f"REPORTS={shared}")
+    done = _make(repo, "grade-merge", f"REPORTS={shared}")
     assert done.returncode == 0 and "Merged 5 learner(s)" in done.stdout, done.stdout + done.stderr
     assert _reports(shared) == _reports(whole)
     assert sorted(p.name for p in (shared / "shards").iterdir()) == ["shard-1-of-2.json", "shard-2-of-2.json"]
