@@ -29,8 +29,16 @@ def find_learners(submission: Path) -> list[tuple[str, Path]]:
         children = sorted(submission.iterdir())
     except OSError:
         return []
-    return [(child.name, child) for child in children
-            if child.is_dir() and not child.is_symlink() and (child / "lessons").is_dir()]
+    return [(child.name, child) for child in children if _is_checkout(child)]
+
+
+def _is_checkout(folder: Path) -> bool:
+    """A sub-folder holding lessons/; one that cannot be looked into is a learner too (their
+    report says what could not be read), never a reason to stop or a learner left out."""
+    try:
+        return folder.is_dir() and not folder.is_symlink() and (folder / "lessons").is_dir()
+    except OSError:
+        return True
 
 
 def safe_name(name: str) -> str:

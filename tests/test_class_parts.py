@@ -162,3 +162,24 @@ def test_jobs_default_to_the_usable_cores_as_the_documentation_says():
     assert classroom._parser().parse_args([]).jobs == default_jobs() == len(os.sched_getaffinity(0))
     doc = " ".join((REPO / "docs" / "grading.md").read_text().split())
     assert "the default is the number of cores the grader may use" in doc
+
+
+def test_a_checkout_that_cannot_be_looked_into_is_a_learner_with_a_note(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    for name in ("ana", "locked"):
+        (tmp_path / name / "lessons").mkdir(parents=True)
+    looked = Path.is_dir
+
+    def is_dir(self):                       # what a folder without read permission does for a non-root user
+        if "locked" in self.parts:
+            raise PermissionError(13, "Permission denied", str(self))
+        return looked(self)
+    monkeypatch.setattr(Path, "is_dir", is_dir)
+    assert [name for name, _ in class_files.find_learners(tmp_path)] == ["ana", "locked"]
+    # Whatever reading a checkout raises is that learner's note, not the end of grading.
+    def unreadable(checkout, refused):
+        raise PermissionError(13, "Permission denied", str(checkout))
+    monkeypatch.setattr(classroom, "learner_lesson_files", unreadable)
+    files, notes = classroom._read_learner("locked", tmp_path / "locked", frozenset())
+    assert files == {} and "could not be read (PermissionError" in notes[0]
