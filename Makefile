@@ -14,7 +14,7 @@ CODE    ?= auto
 export PYTHONDONTWRITEBYTECODE = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data stubs check check-solutions progress test demo recommend similar bench figures hint reset watch grade nbval notebooks
+.PHONY: help venv data stubs check check-solutions progress test demo recommend similar bench figures hint reset watch grade grade-merge nbval notebooks
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -52,8 +52,11 @@ reset: venv ## restore the pristine stub of LESSON=N (your file is backed up fir
 watch: venv ## re-run the checks of LESSON=N whenever you save the lesson file
 	@$(PY) -m commands.watch $(LESSON)
 
-grade: venv ## (instructors) grade SUBMISSION=path (a learner's checkout, or a folder of them)
-	@$(PY) -m commands.grade "$(SUBMISSION)" $(if $(REPORTS),--reports "$(REPORTS)")
+grade: venv ## (instructors) grade SUBMISSION=path (a learner's checkout, or a folder of them; SHARD=k/n: a share)
+	@$(PY) -m commands.grade "$(SUBMISSION)" $(if $(REPORTS),--reports "$(REPORTS)") $(if $(SHARD),--shard "$(SHARD)")
+
+grade-merge: venv ## (instructors) write class.md and class.csv in REPORTS from the shares graded with SHARD=k/n
+	@$(PY) -m commands.grade --merge $(if $(REPORTS),--reports "$(REPORTS)")
 
 test: venv data ## the maintainers' test suite
 	$(PY) -m pytest -q

@@ -12,7 +12,6 @@ may return a short detail for the report ("exact", "max abs diff 2e-07").
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 import pickle
 import resource
@@ -26,6 +25,7 @@ from types import ModuleType
 from typing import Callable, Collection
 
 from checks import honesty
+from checks.learner_file import import_lesson_file, learner_frame
 from course import index
 from course.paths import relative
 from course.processes import fork_and_wait, limit_memory
@@ -192,30 +192,12 @@ def load_file(path: Path, name: str) -> tuple[ModuleType | None, str | None]:
     (None, a message saying why it could not be imported)."""
     if not path.exists():
         return None, f"{_display(path)} does not exist. `make reset` restores the stub."
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except SyntaxError as e:
-        return None, (f"Python cannot read {_display(path)}: {e.msg} at line {e.lineno}"
-                      + (f":\n    {e.text.rstrip()}" if e.text else "."))
-    except BaseException as e:  # an import error, or code at the top of the file that fails
-        return None, f"{_display(path)} fails when it is imported: {type(e).__name__}: {e}{_learner_frame(e, path)}"
-    return module, None
+    return import_lesson_file(path, name, _display(path))
 
 
 def _learner_frame(error: BaseException, path: Path | None) -> str:
     """' (lessons/x.py, line 12: `code`)' for the deepest frame in the learner's file."""
-    if path is None:
-        return ""
-    target = str(Path(path).resolve())
-    found = None
-    for frame in traceback.extract_tb(error.__traceback__):
-        if str(Path(frame.filename).resolve()) == target:
-            found = frame
-    if found is None:
-        return ""
-    return f" ({_display(path)}, line {found.lineno}: `{(found.line or '').strip()}`)"
+    return learner_frame(error, path, _display(path)) if path is not None else ""
 
 
 def _raised_in_checks(error: BaseException) -> bool:
@@ -278,8 +260,8 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     except CPUTimeExceeded as e:
         limit = getattr(item, "timeout", DEFAULT_TIMEOUT_S)
         result.status = TIMEOUT
-        result.message = (timeout_message(limit) if type(e).__name__ != "WallTimeExceeded" else
-                          f"did not finish within {getattr(e, 'wall_s', wall_backstop(limit)):g} s of wall-clock "
+        result.message = (timeout_message(limit) if not isinstance(e, WallTimeExceeded) else
+                          f"did not finish within {e.wall_s or wall_backstop(limit):g} s of wall-clock "
                           f"time (while waiting or sleeping, since it had not used its {limit:g} s of CPU time).")
     except LearnerRaised as e:
         result.status, result.message = ERROR, e.report
@@ -309,6 +291,13 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
 class CPUTimeExceeded(BaseException):
     """Raised in a check's process when it has used its CPU-time allowance. A BaseException,
     so neither a learner's ``except Exception`` nor a property-test library catches it."""
+
+
+class WallTimeExceeded(CPUTimeExceeded):
+    """The sandboxed worker did not answer within the wall-clock backstop, ``wall_s`` seconds
+    (it sleeps or waits). Here, not in checks/sandbox.py, so that a check's result is told
+    apart by its type."""
+    wall_s: float | None = None
 
 
 def wall_backstop(cpu_limit: float) -> float:

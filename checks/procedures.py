@@ -121,9 +121,9 @@ def in_fresh_interpreters(learner, name: str, argument_source: str, seeds: list)
     ``<name>(<argument_source>)`` there and print ``sorted(result.items())``. Returns
     [(exit code, what it printed, its last error line)] per seed."""
     module_file = getattr(learner, name).__code__.co_filename
-    code = ("import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('m', {module_file!r})\n"
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+    code = ("from checks.learner_file import import_lesson_file\n"     # the one way to import it
+            f"m, error = import_lesson_file({module_file!r}, 'm', 'the lesson file')\n"
+            "if m is None:\n    raise SystemExit(error)\n"
             f"print(sorted(m.{name}({argument_source}).items()))\n")
     results = []
     for seed in seeds:

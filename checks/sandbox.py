@@ -11,7 +11,7 @@ the same learner-facing message `make check` gives.
 
 What the sandbox sees (``bwrap``): /usr (and the Python installation) read-only, the virtual
 environment's package folders read-only, a fresh copy of the course's ground (course/), of the
-reference of the *earlier* lessons (a stub may import them) and of the three worker modules,
+reference of the *earlier* lessons (a stub may import them) and of the worker modules,
 the learner's one lesson file (bytes copied, never a link followed), a private tmpfs for /tmp,
 its own /proc and /dev. Not the checks or the reference of the lesson graded, not the
 instructor's repository, not the other learners, not the reports. No network (all
@@ -35,11 +35,12 @@ import time
 from pathlib import Path
 
 from checks import boundary
-from checks.framework import WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded, LearnerRaised, MissingFunction
+from checks.framework import (WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded, LearnerRaised, MissingFunction,
+                              WallTimeExceeded)
 from course import index
 from course.paths import REPO
 
-WORKER_MODULES = ("boundary.py", "procedures.py", "sandbox_worker.py")
+WORKER_MODULES = ("boundary.py", "learner_file.py", "procedures.py", "sandbox_worker.py")
 GROUND_SUFFIXES = (".py", ".toml", ".json")
 FILE_LIMIT = 64 << 20            # RLIMIT_FSIZE in the sandbox
 TMPFS_BYTES = 256 << 20          # its /tmp
@@ -48,10 +49,6 @@ START_CPU_S = 60.0               # python start and the libraries' imports, befo
 INSTALL_HINT = ("bubblewrap (the `bwrap` command) is not installed. Install it with "
                 "`sudo apt-get install bubblewrap` (Debian/Ubuntu; `dnf install bubblewrap` on Fedora), "
                 "or pass --no-sandbox to grade without a sandbox (the reports will say so).")
-
-
-class WallTimeExceeded(CPUTimeExceeded):
-    """The worker did not answer within the wall-clock backstop (it sleeps or waits)."""
 
 
 class LearnerProcessEnded(Exception):

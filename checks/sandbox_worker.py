@@ -20,10 +20,10 @@ import os
 import resource
 import signal
 import sys
-import traceback
 from pathlib import Path
 
 from checks import boundary
+from checks.learner_file import import_lesson_file, learner_frame
 from checks.procedures import PROCEDURES
 
 PRINTED_LIMIT = 4000          # what one call's prints may add to the reply
@@ -49,16 +49,6 @@ class Module:
         except AttributeError:
             raise _Missing(f"we cannot find the function named `{name}` in {self._display}. Did you rename or "
                            f"delete it? `make reset` restores the stub (your file is backed up first).") from None
-
-
-def learner_frame(error: BaseException, path: str, display: str) -> str:
-    found = None
-    for frame in traceback.extract_tb(error.__traceback__):
-        if frame.filename == path:
-            found = frame
-    if found is None:
-        return ""
-    return f" ({display}, line {found.lineno}: `{(found.line or '').strip()}`)"
 
 
 def describe_error(e: BaseException, path: str, display: str) -> dict:
@@ -164,25 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError):
             pass
 
-    import importlib.util
-
     path = str(Path(args.lesson_file).resolve())
     module, error = None, None
-    spec = importlib.util.spec_from_file_location("learner_lesson", path)
-    loaded = importlib.util.module_from_spec(spec)
     signal.setitimer(signal.ITIMER_PROF, max(args.import_cpu, 0.1))
     try:
-        spec.loader.exec_module(loaded)
-        module = loaded
+        module, error = import_lesson_file(path, "learner_lesson", args.display, let_through=(CPUTimeExceeded,))
+        error = error[:4000] if error else None
     except CPUTimeExceeded:
         error = (f"{args.display} did not finish importing within {args.import_cpu:g} s of CPU time: is there an "
                  f"endless loop, or slow work, at the top level of the file (outside any function)?")
-    except SyntaxError as e:
-        error = (f"Python cannot read {args.display}: {e.msg} at line {e.lineno}"
-                 + (f":\n    {e.text.rstrip()}" if e.text else "."))
-    except BaseException as e:
-        error = (f"{args.display} fails when it is imported: {type(e).__name__}: {e}"
-                 f"{learner_frame(e, path, args.display)}")[:4000]
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
     send(event="loaded", error=error, printed=new_prints())

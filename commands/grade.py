@@ -1,4 +1,5 @@
-"""``make grade SUBMISSION=path``: grade a class (see checks/classroom.py and docs/grading.md)."""
+"""``make grade SUBMISSION=path [SHARD=k/n]``: grade a class, or a share of it; ``make grade-merge``
+puts the shares together (see checks/classroom.py and docs/grading.md)."""
 from __future__ import annotations
 
 import sys

@@ -1,6 +1,7 @@
-"""Running a piece of work in a child process: the one fork-and-wait and the one
-memory-limit helper that the checks and `make watch` share (the classroom grader's sandboxed
-worker sets its own limits, since it is copied into the sandbox without this module's callers).
+"""Running pieces of work in child processes: the one pool of forked children (and
+fork-and-wait, the pool of one) and the one memory-limit helper that the checks, `make watch`
+and `make grade` share (the classroom grader's sandboxed worker sets its own limits, since it
+is copied into the sandbox without this module's callers).
 
 A forked child inherits everything already built (the check data, imported modules), so
 starting one costs milliseconds; whatever the child does (a hang, ``os._exit``, a crash,
@@ -15,7 +16,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 # What a child exits with when its work raised instead of returning.
 CHILD_FAILED = 3
@@ -50,57 +51,110 @@ def fork_and_wait(work: Callable[[], tuple[int, bytes]], timeout: float | None =
     after ``timeout`` seconds of wall time is killed. Ctrl-C in the parent kills the child
     and is raised again.
     """
-    read_end, write_end = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # the child
-        code = CHILD_FAILED
-        try:
-            os.close(read_end)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
-            code, payload = work()
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(payload)
-        except BaseException:
-            code = CHILD_FAILED
-        finally:
-            os._exit(code)
+    return fork_each([work], jobs=1, timeouts=[timeout])[0]
 
-    os.close(write_end)
-    chunks: list[bytes] = []
-    timed_out = False
-    deadline = None if timeout is None else time.monotonic() + timeout
+
+def fork_each(works: Sequence[Callable[[], tuple[int, bytes]]], jobs: int,
+              timeouts: Sequence[float | None], after: Callable[[int], None] | None = None) -> list[ChildEnd]:
+    """Run every ``work()`` in its own forked child, at most ``jobs`` at a time, and return
+    how each ended, in order: the one pool of forked children (``fork_and_wait`` is it with
+    one job).
+
+    A fresh child per piece of work (never a reused worker) means nothing one piece leaves
+    behind reaches the next. A child still running ``timeouts[i]`` seconds of wall time
+    after it started is killed. ``after(pid)`` runs once each child has been reaped (the
+    grader sweeps what a killed child left behind). Ctrl-C, or any error here, kills every
+    running child and is raised again."""
+    ends: list[ChildEnd | None] = [None] * len(works)
+    running: dict[int, _Child] = {}           # read end of the pipe -> the child
+    waiting = list(range(len(works)))
     try:
-        with os.fdopen(read_end, "rb", buffering=0) as pipe:
-            while True:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    timed_out = True
-                    break
-                ready, _, _ = select.select([pipe], [], [], left)
-                if not ready:
-                    continue
-                chunk = pipe.read(1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
+        while waiting or running:
+            while waiting and len(running) < max(1, jobs):
+                i = waiting.pop(0)
+                child = _Child.start(i, works[i], timeouts[i])
+                running[child.fd] = child
+            now = time.monotonic()
+            for child in [c for c in running.values() if c.deadline is not None and c.deadline <= now]:
+                del running[child.fd]
+                ends[child.index] = child.end(timed_out=True, after=after)
+            if not running:
+                continue
+            deadlines = [c.deadline for c in running.values() if c.deadline is not None]
+            wait = max(0.05, min(deadlines) - time.monotonic()) if deadlines else None
+            ready, _, _ = select.select(list(running), [], [], None if wait is None else min(wait, 5.0))
+            for fd in ready:
+                chunk = os.read(fd, 1 << 16)
+                if chunk:
+                    running[fd].chunks.append(chunk)
+                else:
+                    child = running.pop(fd)
+                    ends[child.index] = child.end(timed_out=False, after=after)
+    except BaseException:  # Ctrl-C (or anything else) while children run: do not leave them behind
+        for child in running.values():
+            child.kill()
+            if after is not None:
+                after(child.pid)
+        raise
+    return [end for end in ends if end is not None]
+
+
+@dataclass
+class _Child:
+    index: int
+    pid: int
+    fd: int
+    deadline: float | None
+    chunks: list[bytes]
+
+    @classmethod
+    def start(cls, index: int, work: Callable[[], tuple[int, bytes]], timeout: float | None) -> "_Child":
+        read_end, write_end = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child
+            code = CHILD_FAILED
+            try:
+                os.close(read_end)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
+                code, payload = work()
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    pass
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(payload)
+            except BaseException:
+                code = CHILD_FAILED
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        return cls(index, pid, read_end, None if timeout is None else time.monotonic() + timeout, [])
+
+    def end(self, timed_out: bool, after: Callable[[int], None] | None) -> ChildEnd:
         if timed_out:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    except BaseException:  # Ctrl-C (or anything else) while the child runs: do not leave it behind
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.fd)
+        if after is not None:
+            after(self.pid)
+        return ChildEnd(status, b"".join(self.chunks), timed_out)
+
+    def kill(self) -> None:
         try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
         except OSError:
             pass
-        raise
-    return ChildEnd(status, b"".join(chunks), timed_out)
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
 
 def limit_memory(allowance_mb: int, lock: bool = True) -> bool:

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from checks import boundary
-from checks.framework import CPUTimeExceeded, LearnerRaised, MissingFunction
+from checks.framework import CPUTimeExceeded, LearnerRaised, MissingFunction, WallTimeExceeded
 from checks.sandbox import Limits, SandboxedLearner, bwrap_works, copy_back, process_limit_kind
 from course.containers import Examples, Params, TrainHistory
 from course.paths import REPO
@@ -140,7 +140,8 @@ def test_the_sandbox_sees_only_its_own_files(tmp_path):
     assert seen[str(REPO / "solutions" / "lesson03_masking.py")] is False
     assert seen[str(REPO / "checks")] is False
     assert seen[str(REPO)] in (False, [".venv"])              # at most the (read-only) venv is bound there
-    assert seen["/box/code/checks"] == ["__init__.py", "boundary.py", "procedures.py", "sandbox_worker.py"]
+    assert seen["/box/code/checks"] == ["__init__.py", "boundary.py", "learner_file.py", "procedures.py",
+                                        "sandbox_worker.py"]
     assert seen["/box/code/solutions"] == ["__init__.py", "lesson01_cleaning.py", "lesson02_vocabularies.py"]
     assert seen["network"] is False and seen["own file writable"] is False
     assert len(seen["pids"]) <= 3                          # its own PID namespace
@@ -220,7 +221,7 @@ def test_sleeping_code_meets_the_wall_clock_backstop(tmp_path):
         started = time.monotonic()
         with pytest.raises(CPUTimeExceeded) as raised:
             learner.sleeper()
-        assert type(raised.value).__name__ == "WallTimeExceeded"
+        assert isinstance(raised.value, WallTimeExceeded)
         # The backstop is 3 s here; far less than the hour it would otherwise sleep, even on
         # a busy machine.
         assert time.monotonic() - started < 600
