@@ -124,6 +124,12 @@ class Encoder:
             return {"$generator": self.array(value.get_state().numpy())}
         if isinstance(value, torch.dtype):
             return {"$torchdtype": str(value).replace("torch.", "")}
+        if isinstance(value, torch.Tensor) and value.layout == torch.sparse_csr:
+            # Lesson 10's interactions: a sparse CSR matrix crosses as its three arrays and size.
+            t = value.detach().cpu()
+            return {"$csr": [self.array(t.crow_indices().numpy()), self.array(t.col_indices().numpy()),
+                             self.array(t.values().numpy())],
+                    "shape": [int(n) for n in t.shape], "dtype": str(t.dtype).replace("torch.", "")}
         if isinstance(value, torch.Tensor):
             if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
                 value = value.as_subclass(torch.Tensor)
@@ -239,11 +245,34 @@ class Decoder:
                 raise BoundaryError(f"an unknown container {str(body)[:60]!r}")
             fields = {str(k): self.decode(v, d) for k, v in value["fields"].items()}
             return cls(**fields)
+        if tag == "$csr":
+            return self._csr(value)
         if tag in ("$tensor", "$generator", "$torchdtype"):
             return self._torch(tag, value, d)
         if tag in ("$frame", "$series", "$range", "$multi", "$index"):
             return self._pandas(tag, value, d)
         raise BoundaryError(f"an unknown tag {tag[:40]!r}")
+
+    def _csr(self, value):
+        """A sparse CSR matrix, its arrays checked before torch builds it: row starts from 0 to
+        the number of values, never decreasing, and every column inside the matrix."""
+        import torch
+
+        body, shape = value["$csr"], value.get("shape")
+        if type(body) is not list or len(body) != 3 or type(shape) is not list or len(shape) != 2 \
+                or any(type(n) is not int or n < 0 for n in shape):
+            raise BoundaryError("a malformed sparse matrix")
+        starts, columns, values = (self.array(i) for i in body)
+        if starts.dtype.kind != "i" or columns.dtype.kind != "i" or starts.ndim != 1 or columns.ndim != 1 \
+                or values.ndim != 1 or len(starts) != shape[0] + 1 or len(columns) != len(values) \
+                or (len(starts) and (starts[0] != 0 or starts[-1] != len(values) or (np.diff(starts) < 0).any())) \
+                or (len(columns) and (columns.min() < 0 or columns.max() >= shape[1])):
+            raise BoundaryError("a sparse matrix whose arrays do not describe one")
+        dtype = getattr(torch, str(value.get("dtype", "")), None)
+        matrix = torch.sparse_csr_tensor(torch.from_numpy(starts.astype(np.int64)),
+                                         torch.from_numpy(columns.astype(np.int64)),
+                                         torch.from_numpy(values.copy()), size=tuple(shape))
+        return matrix.to(dtype) if isinstance(dtype, torch.dtype) and dtype != matrix.dtype else matrix
 
     def _torch(self, tag, value, d):
         import torch

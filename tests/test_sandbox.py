@@ -65,6 +65,22 @@ def test_values_cross_as_data():
     assert np.isnan(got[7])
 
 
+def test_a_sparse_csr_matrix_crosses_checked():
+    # Lesson 10's interactions are sparse CSR: they cross as row starts, columns and values.
+    matrix = torch.sparse_csr_tensor(torch.tensor([0, 2, 2, 3]), torch.tensor([0, 3, 1]),
+                                     torch.tensor([1.0, 5.0, 0.0], dtype=torch.float64), size=(3, 4))
+    back = roundtrip(matrix)
+    assert back.layout == torch.sparse_csr and back.shape == (3, 4) and back.dtype == torch.float64
+    assert torch.equal(back.to_dense(), matrix.to_dense()) and back.values().numel() == 3   # the stored zero too
+    # Arrays that do not describe a matrix are refused before torch builds one: a column outside
+    # it, row starts that decrease, that do not start at 0, or one row too few.
+    document = {"$csr": [0, 1, 2], "shape": [3, 4], "dtype": "float64"}
+    for starts, columns in (([0, 2, 2, 3], [0, 9, 1]), ([0, 3, 2, 3], [0, 3, 1]), ([1, 2, 2, 3], [0, 3, 1]),
+                            ([0, 2, 3], [0, 3, 1])):
+        with pytest.raises(boundary.BoundaryError, match="sparse"):
+            boundary.Decoder([np.array(starts), np.array(columns), np.array([1.0, 5.0, 0.0])]).decode(document)
+
+
 def test_nothing_else_crosses_and_nothing_is_unpickled():
     class Sneaky(list):
         pass
