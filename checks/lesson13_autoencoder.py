@@ -294,10 +294,19 @@ def newcomer(learner, ref, fx):
 
 # ---------------------------------------------------------------- 13.7 similar_movies
 
-@check("13.7", points=3, title="the nearest movies by the cosine of their input embeddings")
+def _neighbours(embeddings: torch.Tensor, row: int, k: int, cosine: bool = True) -> torch.Tensor:
+    rows = embeddings / embeddings.norm(dim=1, keepdim=True) if cosine else embeddings
+    score = rows @ rows[row]
+    score[row] = float("-inf")
+    return torch.sort(score, descending=True, stable=True).indices[:k]
+
+
+@check("13.7", points=3, title="the nearest movies by the cosine of both embeddings, each made a unit vector")
 def similar(learner, ref, fx):
     params = fx.autoencoder.params
-    for row in (0, 5, 17):
+    W, V = params.W.detach(), params.V.detach()
+    unit_sum = W / W.norm(dim=1, keepdim=True) + V / V.norm(dim=1, keepdim=True)
+    for row in (0, 5, 17, 40):
         got = learner.similar_movies(params.clone(), row, 6)
         expect_type(got, torch.Tensor, "similar_movies' result")
         expect(tuple(got.shape) == (6,), f"similar_movies(..., k=6) should return 6 rows, not shape "
@@ -306,13 +315,19 @@ def similar(learner, ref, fx):
                                         f"(set its own cosine to -inf).")
         want = ref.similar_movies(params, row, 6)
         if not torch.equal(got.to(torch.int64), want):
-            unit = params.W.detach()
-            dot = unit @ unit[row]
-            dot[row] = float("-inf")
-            if torch.equal(got.to(torch.int64), torch.sort(dot, descending=True, stable=True).indices[:6]):
-                raise CheckFailed("your neighbours come from the plain dot product: divide each row of W by its "
-                                  "norm first, so the cosine ranks them (a popular movie's long row is not a "
-                                  "neighbour of everything).")
-            raise CheckFailed(f"the neighbours of movie {row} differ from the expected ones: rows of params.W (the "
-                              f"input embeddings), cosine, nearest first.")
-    return "3 movies"
+            mistakes = {
+                "from W alone: a movie is known by both its embeddings, the row of W and the row of V, each divided "
+                "by its length, then added": _neighbours(W, row, 6),
+                "from V alone: a movie is known by both its embeddings, the row of W and the row of V, each divided "
+                "by its length, then added": _neighbours(V, row, 6),
+                "from W + V as they are: divide each row of W and of V by its length first, so neither side "
+                "outweighs the other": _neighbours(W + V, row, 6),
+                "from the plain dot product: divide the summed rows by their length too, so the cosine ranks them "
+                "(a long row is not a neighbour of everything)": _neighbours(unit_sum, row, 6, cosine=False),
+            }
+            for words, mistake in mistakes.items():
+                if torch.equal(got.to(torch.int64), mistake):
+                    raise CheckFailed(f"your neighbours come {words}.")
+            raise CheckFailed(f"the neighbours of movie {row} differ from the expected ones: W / |W| + V / |V| per "
+                              f"movie, cosine, nearest first.")
+    return "4 movies"

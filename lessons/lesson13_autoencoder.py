@@ -122,13 +122,16 @@ def newcomer_scores(params: AutoencoderParams, inputs: torch.Tensor, nonlinear: 
 
 
 def similar_movies(params: AutoencoderParams, movie_row: int, k: int) -> torch.Tensor:
-    """The rows of the ``k`` movies nearest to ``movie_row`` by the cosine of their input
-    embeddings (rows of ``params.W``), nearest first, the movie itself left out: int64 ``[k]``.
+    """The rows of the ``k`` movies nearest to ``movie_row``, nearest first, the movie itself
+    left out: int64 ``[k]``.
 
-    Two movies whose rows of ``W`` point the same way move a user's hidden layer the same
-    way: people who watched one watched the other, as a film and its sequel are.
-    Ties go to the lower row (a stable sort).
+    A movie has two embeddings: its row of ``params.W`` (what watching it does to a user's
+    hidden layer) and its row of ``params.V`` (the hidden layer it answers to). Divide each
+    row of both by its length, add them (``W_i / |W_i| + V_i / |V_i|``: each side counts
+    the same, whatever its scale), and rank every movie by the cosine of that sum with the
+    movie's own. Two movies whose embeddings point the same way are watched, and asked for,
+    by the same people, as a film and its sequel are. Ties go to the lower row (a stable sort).
     """
-    # TODO Task 13.7: the nearest movies by the cosine of their input embeddings.
+    # TODO Task 13.7: the nearest movies by the cosine of both their embeddings.
     # Read lessons/lesson13_autoencoder.md, task 13.7; `make hint LESSON=13 TASK=13.7` if you are stuck.
-    raise NotImplementedError("Lesson 13.7: the nearest movies by the cosine of their input embeddings")
+    raise NotImplementedError("Lesson 13.7: the nearest movies by the cosine of both their embeddings")

@@ -141,16 +141,21 @@ def newcomer_scores(params: AutoencoderParams, inputs: torch.Tensor, nonlinear: 
 
 
 def similar_movies(params: AutoencoderParams, movie_row: int, k: int) -> torch.Tensor:
-    """The rows of the ``k`` movies nearest to ``movie_row`` by the cosine of their input
-    embeddings (rows of ``params.W``), nearest first, the movie itself left out: int64 ``[k]``.
+    """The rows of the ``k`` movies nearest to ``movie_row``, nearest first, the movie itself
+    left out: int64 ``[k]``.
 
-    Two movies whose rows of ``W`` point the same way move a user's hidden layer the same
-    way: people who watched one watched the other, as a film and its sequel are.
-    Ties go to the lower row (a stable sort).
+    A movie has two embeddings: its row of ``params.W`` (what watching it does to a user's
+    hidden layer) and its row of ``params.V`` (the hidden layer it answers to). Divide each
+    row of both by its length, add them (``W_i / |W_i| + V_i / |V_i|``: each side counts
+    the same, whatever its scale), and rank every movie by the cosine of that sum with the
+    movie's own. Two movies whose embeddings point the same way are watched, and asked for,
+    by the same people, as a film and its sequel are. Ties go to the lower row (a stable sort).
     """
     # BEGIN SOLUTION 13.7
     with torch.no_grad():
-        unit = params.W / params.W.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        both = (params.W / params.W.norm(dim=1, keepdim=True).clamp(min=1e-12)
+                + params.V / params.V.norm(dim=1, keepdim=True).clamp(min=1e-12))
+        unit = both / both.norm(dim=1, keepdim=True).clamp(min=1e-12)
         cosine = unit @ unit[movie_row]
         cosine[movie_row] = float("-inf")
         return torch.sort(cosine, descending=True, stable=True).indices[:k]

@@ -145,10 +145,11 @@ def newcomer_scores(params, inputs, nonlinear=True):  # noqa: F811
     return autoencoder_logits(params, inputs, nonlinear)
 
 
-@mutant("ranks by the dot product, not the cosine", symptom="cosine")
+@mutant("ranks by the dot product of the summed embeddings, not the cosine", symptom="cosine")
 def similar_movies(params, movie_row, k):
     with torch.no_grad():
-        dot = params.W @ params.W[movie_row]
+        both = params.W / params.W.norm(dim=1, keepdim=True) + params.V / params.V.norm(dim=1, keepdim=True)
+        dot = both @ both[movie_row]
         dot[movie_row] = float("-inf")
         return torch.sort(dot, descending=True, stable=True).indices[:k]
 
@@ -156,14 +157,25 @@ def similar_movies(params, movie_row, k):
 @mutant("keeps the movie among its own neighbours", symptom="itself")
 def similar_movies(params, movie_row, k):  # noqa: F811
     with torch.no_grad():
-        unit = params.W / params.W.norm(dim=1, keepdim=True)
+        both = params.W / params.W.norm(dim=1, keepdim=True) + params.V / params.V.norm(dim=1, keepdim=True)
+        unit = both / both.norm(dim=1, keepdim=True)
         return torch.sort(unit @ unit[movie_row], descending=True, stable=True).indices[:k]
 
 
-@mutant("neighbours from the output vectors V instead of the input embeddings W", symptom="input embeddings")
+@mutant("neighbours from the input embeddings W alone", symptom="both")
 def similar_movies(params, movie_row, k):  # noqa: F811
     with torch.no_grad():
-        unit = params.V / params.V.norm(dim=1, keepdim=True)
+        unit = params.W / params.W.norm(dim=1, keepdim=True)
+        cosine = unit @ unit[movie_row]
+        cosine[movie_row] = float("-inf")
+        return torch.sort(cosine, descending=True, stable=True).indices[:k]
+
+
+@mutant("adds W and V without making each a unit vector first", symptom="length")
+def similar_movies(params, movie_row, k):  # noqa: F811
+    with torch.no_grad():
+        both = params.W + params.V
+        unit = both / both.norm(dim=1, keepdim=True)
         cosine = unit @ unit[movie_row]
         cosine[movie_row] = float("-inf")
         return torch.sort(cosine, descending=True, stable=True).indices[:k]
