@@ -100,6 +100,37 @@ def test_the_dropout_figures_are_the_notebooks():
     assert sentence in re.sub(r"\s+", " ", _text()), f"lesson 13 should say {sentence!r} (notebook 13)"
 
 
+def test_lesson_12s_figures_are_the_published_ones():
+    published = (REPO / "docs" / "figures.md").read_text()
+    assert "| softmax two-tower (lesson 12) | 0.218 (1.70) | 0.104 (1.36) |" in published
+    assert "stands at 1.70x most-popular on the random split and 1.36x on the time-ordered one" in \
+        re.sub(r"\s+", " ", _text())
+
+
+#: The sequels the text promises among the 5 nearest movies (notebook 13's last cell).
+SEQUELS = {
+    "Lord of the Rings: The Return of the King, The (2003)": ["Lord of the Rings: The Fellowship of the Ring, The (2001)",
+                                                               "Lord of the Rings: The Two Towers, The (2002)"],
+    "Kill Bill: Vol. 1 (2003)": ["Kill Bill: Vol. 2 (2004)"],
+    "American Pie (1999)": ["American Pie 2 (2001)"],
+    "Back to the Future (1985)": ["Back to the Future Part II (1989)", "Back to the Future Part III (1990)"],
+    "Bourne Identity, The (2002)": ["Bourne Supremacy, The (2004)", "Bourne Ultimatum, The (2007)"],
+    "Godfather, The (1972)": ["Godfather: Part II, The (1974)"],
+    "Shrek (2001)": ["Shrek 2 (2004)"],
+}
+
+
+def test_sequels_are_among_the_nearest_movies():
+    listing = _outputs()[-1]
+    blocks = re.split(r"^(?=\S)", listing, flags=re.MULTILINE)
+    nearest = {block.splitlines()[0]: [line.strip() for line in block.splitlines()[1:]] for block in blocks if block}
+    for title, sequels in SEQUELS.items():
+        assert title in nearest, f"notebook 13 no longer lists the nearest movies of {title}"
+        assert len(nearest[title]) == 5
+        missing = [s for s in sequels if s not in nearest[title]]
+        assert not missing, f"{title}: {missing} not among its 5 nearest movies {nearest[title]}"
+
+
 # ---------------------------------------------------------------- on the synthetic data
 
 @pytest.fixture(scope="module")
