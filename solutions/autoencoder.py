@@ -85,13 +85,29 @@ ABLATION = {
 }
 
 
+#: How the settings were chosen: each one changed alone, measured on a tuning part of the
+#: training users (notebook 13), never on the held-out users.
+TUNING = {
+    "chosen": {},
+    "hidden 100": {"hidden": 100},
+    "hidden 400": {"hidden": 400},
+    "weight decay 0.001": {"weight_decay": 0.001},
+    "weight decay 0.01": {"weight_decay": 0.01},
+    "40 steps": {"epochs": 40},
+    "160 steps": {"epochs": 160},
+    "lr 0.003": {"lr": 0.003},
+    "dropout 0.2": {"dropout": 0.2},
+}
+
+
 def ablation(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig, seeds: tuple[int, ...] = (0,),
-             code: ModuleType | None = None) -> dict[str, dict[str, float]]:
-    """NDCG@k of each :data:`ABLATION` variant, as a mean over ``seeds``, and per seed:
+             code: ModuleType | None = None, variants: dict[str, dict] | None = None) -> dict[str, dict[str, float]]:
+    """NDCG@k of each variant (:data:`ABLATION` unless ``variants`` is given, e.g.
+    :data:`TUNING`), as a mean over ``seeds``, and per seed:
     ``{variant: {"ndcg@10": mean, "seeds": {seed: value}, ...}}``."""
     key = f"ndcg@{cfg.ranking.k}"
     out = {}
-    for name, changes in ABLATION.items():
+    for name, changes in (ABLATION if variants is None else variants).items():
         settings = replace(cfg.autoencoder, **changes)
         per_seed = {}
         for seed in seeds:

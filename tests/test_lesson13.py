@@ -52,6 +52,18 @@ def _text() -> str:
     return TEXT.read_text()
 
 
+def test_the_chosen_settings_rank_the_tuning_users_best():
+    table = _output_with("x most-popular, tuning users")
+    rows = dict((name, (float(a), float(b))) for name, a, b in
+                re.findall(r"^(\S.*?)\s{2,}(\d\.\d{3})\s+(\d\.\d{3})\s*$", table, flags=re.MULTILINE))
+    from solutions.autoencoder import TUNING
+    assert list(rows) == list(TUNING), table
+    for column in (0, 1):
+        best = max(value[column] for value in rows.values())
+        assert rows["chosen"][column] == best, f"a changed setting ranks the tuning users better:\n{table}"
+    assert "none of these ranks the tuning users better, on either split" in re.sub(r"\s+", " ", _text())
+
+
 def test_the_ablation_table_is_the_notebooks():
     table = _output_with("mean ndcg@10")
     rows = re.findall(r"^(\S.*?)\s{2,}(\d\.\d{4})\s+\d\.\d{4}\s+\d\.\d{4}\s+\d\.\d{4}\s+(-?\d\.\d{4})\s*$", table,
@@ -64,7 +76,7 @@ def test_the_ablation_table_is_the_notebooks():
 
 
 def test_both_splits_against_ease_are_the_notebooks():
-    table = _output_with("x most-popular")
+    table = _output_with("autoencoder two-tower")
     text = _text()
     for kind, label in (("random", "random"), ("temporal", "time-ordered")):
         line = _output_with(f"{kind} split, autoencoder - EASE")
