@@ -82,7 +82,7 @@ print(f"after dropout at p = {A.dropout}: {int((dropped > 0).sum())} movies left
 # %% [markdown]
 # ## Tasks 13.3 to 13.5: training, and the ranking on both splits
 #
-# One model per split, seed 0 (the seed `make demo` would train), next to lesson 10's
+# One model per split, seed 0, next to lesson 10's
 # baselines, with the paired bootstrap interval of the autoencoder's NDCG@10 minus EASE's.
 # `python -m commands.autoencoder seeds` measures seeds 0, 1 and 2 the same way.
 
