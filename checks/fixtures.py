@@ -68,8 +68,9 @@ def for_lesson(number: int) -> SimpleNamespace:
     from lesson 5 on, fx.data (PreparedData); from lesson 7 on, fx.trained (params and
     history after reference training) and, from lesson 8 on, fx.embeddings; from lesson 10 on,
     fx.ranking (the ranking protocol on the fixture's random split, its dense view fx.ranking.dense,
-    and some predictors' scores);
-    from lesson 12 on, fx.retrieval (fold contexts and examples of the training users)."""
+    and some predictors' scores); from lesson 12 on, fx.retrieval (fold contexts and examples of
+    the training users); from lesson 13 on, fx.autoencoder (the training users' watched and liked
+    rows, and a trained autoencoder)."""
     fx = SimpleNamespace(cfg=FIXTURE_CONFIG, raw=raw(), s=stages())
     if number >= 5:
         fx.data = prepared()
@@ -81,6 +82,8 @@ def for_lesson(number: int) -> SimpleNamespace:
         fx.ranking = ranking()
     if number >= 12:
         fx.retrieval = retrieval()
+    if number >= 13:
+        fx.autoencoder = autoencoder()
     return fx
 
 
@@ -117,3 +120,15 @@ def retrieval() -> SimpleNamespace:
     # The checks hand the learner a plain dense matrix (the demo keeps it sparse: ContextRows).
     return SimpleNamespace(contexts=contexts.to_dense(), examples=examples, context_index=index, log_popularity=prior,
                            training_rows=s.split[s.split["userId"].isin(s.train_users)])
+
+
+@cache
+def autoencoder() -> SimpleNamespace:
+    """Lesson 13's inputs on the fixture: the training users' watched and liked rows, and the
+    reference autoencoder trained on them (its input embeddings and its lift)."""
+    from solutions import autoencoder as ae
+
+    task = ranking().task
+    watched, liked = ae.training_rows(stages(), task, FIXTURE_CONFIG.ranking.relevant_rating)
+    model = ae.train_autoencoder_model(stages(), task, FIXTURE_CONFIG)
+    return SimpleNamespace(watched=watched, liked=liked, params=model.params, cfg=FIXTURE_CONFIG.autoencoder)

@@ -104,9 +104,32 @@ class MovieEmbeddings:
 
 
 @dataclass
+class AutoencoderParams:
+    """Lesson 13's autoencoder two-tower, M movies and a hidden layer of H units.
+
+    The user tower is ``tanh(x @ W + b)`` on a user's watched row ``x`` ``[M]``: row i of
+    ``W`` is what movie i adds to a user who watched it (its *input* embedding). The item
+    tower is ``V`` and ``c``: movie i's score for a user embedding ``h`` is ``h · V[i] + c[i]``.
+    """
+    W: torch.Tensor   # [M, H]  input embeddings: watched row -> hidden layer
+    b: torch.Tensor   # [H]
+    V: torch.Tensor   # [M, H]  output embeddings: the item tower
+    c: torch.Tensor   # [M]     each movie's bias (its popularity, learnt)
+
+    NAMES = ("W", "b", "V", "c")
+
+    def as_list(self) -> list[torch.Tensor]:
+        return [getattr(self, name) for name in self.NAMES]
+
+    def clone(self) -> "AutoencoderParams":
+        """A detached copy that still requires gradients."""
+        return AutoencoderParams(*(p.detach().clone().requires_grad_(True) for p in self.as_list()))
+
+
+@dataclass
 class AdamState:
     """The hand-written Adam optimiser's memory (lesson 12): the step count and, for every
-    parameter in ``Params.as_list()`` order, the running means of its gradient and of its
+    parameter in ``as_list()`` order (``Params``, or lesson 13's ``AutoencoderParams``), the running means of its gradient and of its
     squared gradient."""
     step: int
     first: list[torch.Tensor]

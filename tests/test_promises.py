@@ -25,7 +25,10 @@ def normalise(text: str) -> str:
 
 
 def _every_lesson_runs_in_the_demo():
-    assert demo.DEMO_LESSONS == tuple(lesson.number for lesson in index.lessons()) == tuple(range(1, 13))
+    # Lessons 1 to 12 run in the demo; lesson 13 (the autoencoder) is measured by
+    # `python -m commands.autoencoder` and notebook 13, not yet by the demo.
+    numbers = tuple(lesson.number for lesson in index.lessons())
+    assert demo.DEMO_LESSONS == tuple(range(1, 13)) == numbers[:12] and numbers[12:] == (13,)
 
 
 def _lessons_10_to_12_are_the_learners():
