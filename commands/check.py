@@ -24,13 +24,13 @@ SYMBOL = {"PASS": "ok  ", "FAIL": "FAIL", "TODO": "TODO", "ERROR": "ERR ", "TIME
 # What the learner is told after the last lesson: tests/test_promises.py ties each claim to the code.
 LAST_LESSON_DONE = (
     "That was the last lesson: you have built the whole recommender, from raw ratings to recommendations for a "
-    "brand-new user. Run `make demo` to train it on MovieLens with your own lessons 1-12 (its first lines say which "
+    "brand-new user. Run `make demo` to train it on MovieLens with your own lessons 1-13 (its first lines say which "
     "lessons are yours and which code trains each model; any function still left as the stub runs the reference), "
-    "then ask the retrieval model your lesson 12 trained for your own top 10, answered by your lesson 9: "
+    "then ask the autoencoder your lesson 13 trained for your own top 10, answered by your lessons 9 and 13: "
     "`make recommend LIKES=\"toy story; finding nemo\" LOVES=Animation HATES=Horror`. `make progress` shows your scores.")
 EVERY_LESSON_PASSES = (
     "Every lesson passes. Well done: you have built the whole recommender. Try `make demo`: it trains every model "
-    "with your own lessons 1-12 and saves the retrieval model your lesson 12 trained for `make recommend`.")
+    "with your own lessons 1-13 and saves the autoencoder your lesson 13 trained for `make recommend`.")
 
 def _color(text: str, code: str) -> str:
     if os.environ.get("NO_COLOR") or not sys.stdout.isatty():

@@ -4,7 +4,7 @@
     python -m commands.demo --dataset ml-32m              (make demo DATASET=ml-32m)
     python -m commands.demo --code reference              (make demo CODE=reference)
 
-Every lesson function, lessons 1 to 12, comes from your lessons/ where you have written it
+Every lesson function, lessons 1 to 13, comes from your lessons/ where you have written it
 and from the reference solutions otherwise (``--code auto``, the default; ``mine`` insists
 on yours, ``reference`` uses solutions/ only): recommender/code.py chooses, and the demo
 prints first whose code each lesson is and, per model, which code trains it and on which
@@ -14,12 +14,14 @@ every function it stands in for is the reference's).
 Cleans and prepares the data (lessons 1-4), trains the two towers (lessons 5-6), compares
 the validation error with two baselines, ranks every held-out user's catalogue on two splits
 with every model and baseline (lessons 10-12: the random split and lesson 11's time-ordered
-one, each with its own MSE and retrieval model), then shows what the models learnt: the
+one, each with its own MSE, retrieval and autoencoder model, lesson 13's beside EASE with
+the paired bootstrap interval of their difference), then shows what the models learnt: the
 most similar movies of the seed post's seven query movies (lessons 7-8), the five personas'
-recommendations from the retrieval model (lesson 9), the loss curve and a 2-D map of movie
-embeddings (PNG files under ``outputs/``). It saves both trained models under
-``outputs/models/`` for ``make recommend`` and ``make similar`` and says which one they will
-use. Every setting comes from ``course.config.CONFIGS[dataset]``. It trains on the GPU when
+recommendations from the model ``make recommend`` answers with (lesson 13's autoencoder, its
+lift and the personas' genres, where lesson 13 is yours or CODE=reference; else lesson 12's
+retrieval model, lesson 9), the loss curve and a 2-D map of movie embeddings (PNG files
+under ``outputs/``). It saves the three trained models under ``outputs/models/`` for ``make
+recommend`` and ``make similar`` and says which one they will use. Every setting comes from ``course.config.CONFIGS[dataset]``. It trains on the GPU when
 PyTorch sees one.
 
 ``--synthetic SIZE`` (not listed in ``--help``) runs the same code on the deterministic
@@ -47,7 +49,7 @@ from course.personas import PERSONAS, SIMILAR_QUERIES
 from course.threads import use_course_threads
 from datasets import synthetic as synthetic_data
 from recommender import code as learner_code
-from recommender import models, ranking
+from recommender import models, newcomers, ranking
 from recommender.code import Code
 from recommender.figures import plot_embedding_map
 from solutions import evaluation as ev
@@ -56,9 +58,10 @@ from solutions.pipeline import prepare, read_movielens
 # Default settings for each synthetic size (--synthetic SIZE without --config).
 SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
 FALLBACK_QUERIES = 3     # most-rated movies queried when none of the seed post's is in the catalogue
-DEMO_LESSONS = tuple(range(1, 13))   # the lessons whose code the demo runs
+DEMO_LESSONS = tuple(range(1, 14))   # the lessons whose code the demo runs
 MODEL_KIND = "two-tower-mse"
 RETRIEVAL_KIND = "softmax-two-tower"
+AUTOENCODER_KIND = saved_model.AUTOENCODER_KIND
 
 
 class Stopwatch:
@@ -121,7 +124,7 @@ def print_what_runs(code: Code) -> None:
     """The demo's first lines after whose lessons these are: per model, which code trains it
     and on which path, and whose code ranks and splits."""
     print("What trains each model, and on which path:")
-    for path in (models.mse_path(code), models.retrieval_path(code)):
+    for path in (models.mse_path(code), models.retrieval_path(code), models.autoencoder_path(code)):
         print(f"  {path.model}: {path.describe()}")
     print(lesson_line(code, 10, ranking.METRIC_FUNCTIONS + ("most_popular_scores", "bayesian_average_scores",
                                                            "ease_weights", "paired_bootstrap"),
@@ -183,6 +186,43 @@ def personas_section(params: Params, combined: torch.Tensor, data: PreparedData,
     return shown
 
 
+def autoencoder_personas_section(result: ranking.SplitRanking, data: PreparedData, code: Code) -> dict[str, list[int]]:
+    """The personas of :func:`personas_section`, answered as make recommend answers with lesson
+    13's model: the lift of their favourites and their genres weighted in (recommender/newcomers.py),
+    then lesson 9's top 10 and greeting. Returns the movie ids of each persona's list."""
+    shown: dict[str, list[int]] = {}
+    model, l9 = result.autoencoder.model, code.l9
+    genres = [data.maps.genres_by_id.get(m, ()) for m in data.top_movies]
+    for persona in PERSONAS:
+        known = [t for t in persona.favourite_titles if t in data.maps.id_by_title]
+        missing = [t for t in persona.favourite_titles if t not in data.maps.id_by_title]
+        unknown = [g for g in (*persona.liked_genres, *persona.disliked_genres) if g not in data.genre_index]
+        if unknown:
+            print(f"\n{persona.name}: skipped (no genre {', '.join(unknown)} in this catalogue)")
+            continue
+        rows = [data.movie_index[data.maps.id_by_title[t]] for t in known
+                if data.maps.id_by_title[t] in data.movie_index]
+        scores = newcomers.scores(code.l13, model.params, rows, genres, persona.liked_genres,
+                                  persona.disliked_genres, model.cfg.normalise, model.cfg.nonlinear)
+        chosen = l9.recommend(scores, rows, NUM_RECOMMENDATIONS)
+        shown[persona.name] = [data.top_movies[r] for r in chosen]
+        print()
+        print(l9.format_recommendations(persona.name, list(persona.liked_genres), list(persona.disliked_genres),
+                                        known, [data.maps.title_by_id[data.top_movies[r]] for r in chosen]))
+        outside = [t for t in known if data.maps.id_by_title[t] not in data.movie_index]
+        if missing:
+            print(f"(not in movies.csv, left out: {'; '.join(missing)})")
+        if outside:
+            print(f"(too few ratings to be in the catalogue, so the model cannot see: {'; '.join(outside)})")
+    return shown
+
+
+def lesson_13_answers(code: Code) -> bool:
+    """Whether lesson 13's model answers make recommend (commands/saved_model.py's rule, on
+    the record the demo saves with it)."""
+    return saved_model.lesson_13_answers(code.record(models.AUTOENCODER_LESSONS))
+
+
 def print_mse_table(model: models.MSEModel, baselines: models.MSEBaselines, cfg: CourseConfig) -> None:
     history, best = model.history, model.best_val_loss
     rows = [("two-tower model", best),
@@ -228,6 +268,15 @@ def print_ranking_table(result: ranking.SplitRanking, cfg: CourseConfig) -> None
     verdict = "above 0: a real gain" if low > 0 else ("below 0: a real loss" if high < 0 else "includes 0: not conclusive")
     print(f"  softmax two-tower - most-popular, NDCG@{k}: {mean:+.3f}, {level} % paired bootstrap interval "
           f"[{low:+.3f}, {high:+.3f}] over {len(task.eval_users):,} users ({verdict})")
+    if result.autoencoder_interval is not None:
+        mean, low, high = result.autoencoder_interval
+        verdict = ("above 0: a real gain" if low > 0 else
+                   "below 0: a real loss" if high < 0 else "includes 0: not conclusive")
+        print(f"  autoencoder two-tower - EASE, NDCG@{k}: {mean:+.3f}, {level} % paired bootstrap interval "
+              f"[{low:+.3f}, {high:+.3f}] over {len(task.eval_users):,} users ({verdict})")
+    else:
+        print(f"  (lesson 13's autoencoder is not trained at this size: its dense rows of {len(task.train_users):,} "
+              f"training users x {task.num_movies:,} movies are more than AUTOENCODER_MAX_CELLS in course/config.py)")
     if result.check is not None:
         if result.check.agrees:
             print("  (your lesson 10 made this table; the reference's metrics give the same numbers for the same "
@@ -270,12 +319,27 @@ def save_model(folder: Path, kind: str, params: Params, item_vectors: torch.Tens
                             data.context_index, {**info, "persona_strength": persona_strength})
 
 
+def save_autoencoder(folder: Path, autoencoder: models.AutoencoderModel, data: PreparedData, code: Code,
+                     persona_strength: float, info: dict) -> Path:
+    """Lesson 13's model, for `make recommend` and `make similar`: its four tensors, the
+    catalogue it was trained on (``data``: its split's, in row order), its settings and whose
+    code trained it."""
+    a = autoencoder.model
+    return saved_model.save(
+        folder, AUTOENCODER_KIND, {name: getattr(a.params, name) for name in saved_model.AUTOENCODER_TENSORS},
+        list(data.top_movies), [data.maps.title_by_id[m] for m in data.top_movies],
+        [tuple(data.maps.genres_by_id.get(m, ())) for m in data.top_movies], data.context_index,
+        {**info, "code": {**code.record(models.AUTOENCODER_LESSONS), "path": autoencoder.path.name},
+         "autoencoder": {"normalise": a.cfg.normalise, "nonlinear": a.cfg.nonlinear, "seed": a.cfg.seed},
+         "persona_strength": persona_strength})
+
+
 def print_answering_model(models_dir: Path) -> str:
     """The closing lines: which saved model ``make recommend`` and ``make similar`` will use,
     whose code trained it and whose lessons 8-9 answer (what those commands decide, asked of
     them here). Returns the model's kind."""
     model, which = saved_model.choose(saved_model.available(models_dir))
-    answering = saved_model.answering_code(model).owners(saved_model.ANSWERING_LESSONS)
+    answering = saved_model.answering_code(model).owners(saved_model.answering_lessons(model))
     print(f"make recommend and make similar will answer with {model.kind}, {model.description}: trained by "
           f"{model.code.get('summary', 'unknown code')} ({model.code.get('path', 'textbook')} path); "
           f"they answer with {answering}" + ("" if model.trained_by_reference
@@ -327,13 +391,13 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     heading("Validation mean squared error (debiased ratings, lower is better)")
     print_mse_table(mse, baselines, cfg)
 
-    heading("Ranking: what lands in a held-out user's top 10 (lessons 10-12)")
+    heading("Ranking: what lands in a held-out user's top 10 (lessons 10-13)")
     print(f"each split's own models, trained on its training users; every held-out user scored and ranked in "
           f"blocks of {cfg.ranking.block_users:,} (lesson 10's rank_unseen: "
           f"{ranking.ranking_path(code).describe()})")
     results: dict[str, ranking.SplitRanking] = {}
     for split_kind in ranking.SPLITS:
-        with clock.stage(f"ranking, {split_kind} split (lessons 10-12)"):
+        with clock.stage(f"ranking, {split_kind} split (lessons 10-13)"):
             # The random split is the one the MSE model above was trained on: reused if its inputs match.
             results[split_kind] = ranking.rank_split(cfg, ratings, movies, split_kind, code, device,
                                                      mse if split_kind == "random" else None)
@@ -348,10 +412,17 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     random_split = results["random"]
     retrieval_vectors = ranking.retrieval_item_vectors(random_split, code)
     retrieval_data = ranking.retrieval_data(random_split)
-    heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
-    with clock.stage("personas (lesson 9)"):
-        personas = personas_section(random_split.retrieval.model.params, retrieval_vectors, retrieval_data,
-                                    cfg.retrieval.persona_strength, code.l9)
+    # The personas come from the model make recommend will answer with (saved_model.choose's rule).
+    by_autoencoder = random_split.autoencoder is not None and lesson_13_answers(code)
+    if by_autoencoder:
+        heading("Recommendations for five new users (no retraining), from the autoencoder two-tower of lesson 13")
+        with clock.stage("personas (lesson 9)"):
+            personas = autoencoder_personas_section(random_split, retrieval_data, code)
+    else:
+        heading("Recommendations for five new users (no retraining), from the softmax two-tower of lesson 12")
+        with clock.stage("personas (lesson 9)"):
+            personas = personas_section(random_split.retrieval.model.params, retrieval_vectors, retrieval_data,
+                                        cfg.retrieval.persona_strength, code.l9)
 
     heading("Figures")
     with clock.stage("figures"):
@@ -383,6 +454,13 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
              "metrics": {ndcg: results["random"].metrics["softmax-two-tower"][ndcg]}})
         print(f"{retrieval_dir}: {models.RETRIEVAL_NAME}, code: {code.owners(models.RETRIEVAL_LESSONS)}, "
               f"{retrieval.path.name} path")
+        autoencoder = results["random"].autoencoder
+        if autoencoder is not None:
+            autoencoder_dir = save_autoencoder(
+                models_dir / AUTOENCODER_KIND, autoencoder, retrieval_data, code, cfg.retrieval.persona_strength,
+                {**base, "metrics": {ndcg: results["random"].metrics["autoencoder"][ndcg]}})
+            print(f"{autoencoder_dir}: {models.AUTOENCODER_NAME}, code: {code.owners(models.AUTOENCODER_LESSONS)}, "
+                  f"{autoencoder.path.name} path, seed {autoencoder.model.cfg.seed}")
     answering = print_answering_model(models_dir)
     genres_by_id = retrieval_data.maps.genres_by_id
     return {"val_loss": mse.best_val_loss, "baselines": baselines, "history": history, "mse": mse,
@@ -433,10 +511,14 @@ def demo_record(result: dict, clock: Stopwatch) -> dict:
         "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
     }
     record["paths"]["retrieval"] = result["ranking"]["random"].retrieval.path.name
+    autoencoder = result["ranking"]["random"].autoencoder
+    record["paths"]["autoencoder"] = autoencoder.path.name if autoencoder is not None else None
+    record["code"]["autoencoder"] = code.owners(models.AUTOENCODER_LESSONS)
     record["ranking"] = {
         split: {"held_out_users": len(r.task.eval_users), "train_users": len(r.task.train_users),
                 "movies": r.task.num_movies, "ease_movies": r.ease_movies, "mse_movies": r.mse_movies,
                 "metrics": r.metrics, "interval_vs_most_popular": r.interval,
+                "autoencoder_interval_vs_ease": r.autoencoder_interval,
                 "costs": {name: vars(cost) for name, cost in r.costs.items()},
                 "lesson_10_agrees": None if r.check is None else r.check.agrees}
         for split, r in result["ranking"].items()}

@@ -54,6 +54,8 @@ def render_demo(demo: dict) -> str:
            f"Run on {demo['source']} with settings `CONFIGS[{demo['config']!r}]`; code: {code['summary']} "
            f"(CODE={code['mode']}); MSE model on the {demo['paths']['mse']} path"
            + (f", retrieval model on the {demo['paths']['retrieval']} path" if "retrieval" in demo["paths"] else "")
+           + (f", autoencoder (lesson 13, seed 0) on the {demo['paths']['autoencoder']} path"
+              if demo["paths"].get("autoencoder") else "")
            + f". Wall time {_seconds(demo['total_s'])}, peak memory {demo['peak_gib']:.2f} GiB.", ""]
     c, e, m = demo["catalogue"], demo["examples"], demo["mse"]
     out += [f"Catalogue: {c['movies']:,} movies, {c['genres']} genres, a user context of {c['context_slots']} "
@@ -82,12 +84,16 @@ def render_demo(demo: dict) -> str:
                 cells.append(f"{value:.3f} ({value / popular:.2f})" if name not in ("most-popular", "random")
                              else f"{value:.3f}")
             rows.append([label] + cells)
-        out += ["Ranking (lessons 10-12): each held-out user's catalogue ranked from their watch history, "
+        out += ["Ranking (lessons 10-13): each held-out user's catalogue ranked from their watch history, "
                 "relevant = labels rated 4.0 or more:", "", _table(header, rows), ""]
         for split in splits:
             mean, low, high = ranking[split]["interval_vs_most_popular"]
             out.append(f"- {SPLIT_NAMES.get(split, split)}: softmax two-tower − most-popular NDCG@10 {mean:+.3f}, "
                        f"95 % paired bootstrap interval [{low:+.3f}, {high:+.3f}]")
+            if ranking[split].get("autoencoder_interval_vs_ease"):
+                mean, low, high = ranking[split]["autoencoder_interval_vs_ease"]
+                out.append(f"- {SPLIT_NAMES.get(split, split)}: autoencoder two-tower − EASE NDCG@10 {mean:+.3f}, "
+                           f"95 % paired bootstrap interval [{low:+.3f}, {high:+.3f}]")
         out.append("")
         for split in splits:
             r = ranking[split]

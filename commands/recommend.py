@@ -15,6 +15,9 @@ every movie of the catalogue, the best ``n`` without the favourites (``recommend
 "Hello, ..." form (``format_recommendations``), with lesson 9's functions on the saved
 model: yours when the saved model is one your code trained (``make demo`` without
 CODE=reference), the reference's otherwise (commands/saved_model.py, ``answering_code``).
+When lesson 13's model answers (commands/saved_model.py, ``choose``), the scores are lesson
+13's instead: the lift of the favourites (``newcomer_scores``) with the loved and hated
+genres weighted in (recommender/newcomers.py), then lesson 9's ``recommend`` and greeting.
 
 A request the model cannot answer (an unknown or ambiguous title, a genre among the titles,
 an unknown genre, a genre both loved and hated, no saved model) is refused with the reason
@@ -29,6 +32,7 @@ from pathlib import Path
 
 from commands import saved_model
 from course.config import NUM_RECOMMENDATIONS
+from recommender import newcomers
 
 USAGE = 'make recommend LIKES="toy story; finding nemo" LOVES=Animation HATES=Horror'
 
@@ -65,16 +69,26 @@ def answer(likes: list[str], loves: list[str], hates: list[str], name: str = "yo
     strength = float(model.meta["persona_strength"])
     code = saved_model.answering_code(model)
     l9 = code.l9
+    lessons = saved_model.answering_lessons(model)
 
-    def lesson_9() -> str:
+    def scores():
+        if model.kind == saved_model.AUTOENCODER_KIND:
+            settings = model.meta.get("autoencoder", {})
+            return newcomers.scores(code.l13, model.autoencoder_params, rows, model.movie_genres, liked, hated,
+                                    settings.get("normalise", True), settings.get("nonlinear", True))
         context = l9.persona_context(liked, hated, favourite_ids, model.context_index, strength)
-        chosen = l9.recommend(l9.score_catalogue(model.params, context, model.item_vectors), rows, n)
+        return l9.score_catalogue(model.params, context, model.item_vectors)
+
+    def answer_with_lessons() -> str:
+        chosen = l9.recommend(scores(), rows, n)
         return l9.format_recommendations(name, liked, hated, [model.titles[r] for r in rows],
                                          [model.titles[r] for r in chosen])
-    text = saved_model.run_learner_code(code, lesson_9)
+    text = saved_model.run_learner_code(code, answer_with_lessons)
     slots = model.context_index.movie_slot
-    unseen = [model.titles[r] for r in rows if model.movie_ids[r] not in slots]
-    notes = [which, f"({model.provenance()}; answered by {code.owners([9])})"]
+    # Lesson 13's user tower reads every catalogue movie; lesson 5's only its context's.
+    unseen = [] if model.kind == saved_model.AUTOENCODER_KIND else \
+        [model.titles[r] for r in rows if model.movie_ids[r] not in slots]
+    notes = [which, f"({model.provenance()}; answered by {code.owners([n for n in lessons if n != 8])})"]
     if unseen:
         notes.append(f"(not among the {len(slots)} movies of the user context, so the user tower cannot "
                      f"see them; they are only left out of the list: {'; '.join(unseen)})")

@@ -10,15 +10,17 @@ One folder per model under ``outputs/models/<kind>/``:
     tensors.pt    a plain dict of CPU tensors, written with torch.save and read back with
                   torch.load(weights_only=True): never an arbitrary pickled object
 
-Tensors of every kind: lesson 5's seven parameters by their ``Params`` names, and
+Tensors of the two kinds of lesson 5: its seven parameters by their ``Params`` names, and
 ``item_vectors`` ``[M, D]`` (each catalogue movie's vector: lesson 7's combined embedding for
 the MSE model, lesson 5's item tower for the retrieval model). A user's score for movie i is
-``item_vectors[i] · tanh(context @ user_W + user_b)``, for every kind: lesson 9's
-``score_catalogue``.
+``item_vectors[i] · tanh(context @ user_W + user_b)``: lesson 9's ``score_catalogue``.
+Lesson 13's kind keeps its four tensors, ``W``, ``b``, ``V`` and ``c`` (``AutoencoderParams``),
+and in model.json its settings ``normalise`` and ``nonlinear``; a newcomer is scored by its
+``newcomer_scores`` (recommender/newcomers.py), a movie's neighbours by its ``similar_movies``.
 
-Kinds: ``two-tower-mse`` (lessons 1-9) and ``softmax-two-tower`` (the retrieval model of
-lesson 12); ``make demo`` saves both, each with its NDCG@10 on held-out users (lesson 10),
-and ``choose`` picks the one with the better ranking metric and says why.
+Kinds: ``two-tower-mse`` (lessons 1-9), ``softmax-two-tower`` (the retrieval model of lesson
+12) and ``autoencoder-two-tower`` (lesson 13); ``make demo`` saves each with its NDCG@10 on
+held-out users (lesson 10), and ``choose`` says which answers and why.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from course.containers import ContextIndex, Params
+from course.containers import AutoencoderParams, ContextIndex, Params
 from course.paths import OUTPUT_DIR, REPO
 from recommender import code as learner_code
 
@@ -43,15 +45,37 @@ FORMAT = 2
 MODELS_DIR = OUTPUT_DIR / "models"
 META_FILE, TENSOR_FILE = "model.json", "tensors.pt"
 TENSORS = (*Params.NAMES, "item_vectors")
+AUTOENCODER_KIND = "autoencoder-two-tower"
+AUTOENCODER_TENSORS = ("W", "b", "V", "c")
 # kind -> how the model is named to the learner
 KINDS = {"two-tower-mse": "the two-tower model of lessons 1-9 (trained on ratings, mean squared error)",
-         "softmax-two-tower": "the retrieval two-tower of lesson 12 (trained with a softmax over the catalogue)"}
+         "softmax-two-tower": "the retrieval two-tower of lesson 12 (trained with a softmax over the catalogue)",
+         AUTOENCODER_KIND: "the autoencoder two-tower of lesson 13 (its user tower reads the whole history)"}
 # The metric that decides between kinds, higher is better (lesson 10's ranking evaluation).
 RANKING_METRIC = "ndcg@10"
 MAKE_ONE = "`make demo` trains one and saves it (a few minutes on ml-latest-small)"
 # make similar and make recommend answer with these lessons' functions (lesson 8's similar
-# titles, lesson 9's persona context, scores, top n and greeting).
+# titles, lesson 9's persona context, scores, top n and greeting) for a model of lesson 5's
+# kinds; for lesson 13's, with lesson 13's newcomer_scores and similar_movies, and lesson 9's
+# top n and greeting.
 ANSWERING_LESSONS = (8, 9)
+AUTOENCODER_ANSWERING_LESSONS = (9, 13)
+
+
+def tensor_names(kind: str) -> tuple[str, ...]:
+    return AUTOENCODER_TENSORS if kind == AUTOENCODER_KIND else TENSORS
+
+
+def answering_lessons(model: "SavedModel") -> tuple[int, ...]:
+    """The lessons whose functions answer make recommend and make similar for ``model``."""
+    return AUTOENCODER_ANSWERING_LESSONS if model.kind == AUTOENCODER_KIND else ANSWERING_LESSONS
+
+
+def lesson_13_answers(code_record: dict) -> bool:
+    """Whether a lesson-13 model may answer, from model.json's "code": its lesson 13 is the
+    learner's (all of it or part), or the run was the reference's throughout (CODE=reference)."""
+    return (code_record.get("mode", "reference") == "reference"
+            or code_record.get("whose", {}).get("13", learner_code.REFERENCE) != learner_code.REFERENCE)
 
 
 class ModelError(Exception):
@@ -89,9 +113,10 @@ def answering_code(model: "SavedModel") -> learner_code.Code:
     """The lessons 8-9 that answer for ``model``: the reference's for a model the reference
     trained (``make demo CODE=reference``), else the learner's where written (the lessons
     folder that trained it), the reference's elsewhere."""
+    lessons = answering_lessons(model)
     if model.trained_by_reference:
-        return learner_code.select("reference", lessons=ANSWERING_LESSONS)
-    return learner_code.select("auto", model.lessons_folder, lessons=ANSWERING_LESSONS)
+        return learner_code.select("reference", lessons=lessons)
+    return learner_code.select("auto", model.lessons_folder, lessons=lessons)
 
 
 def run_learner_code(code: learner_code.Code, work: Callable[[], str]) -> str:
@@ -113,12 +138,13 @@ def save(folder: Path, kind: str, tensors: dict[str, torch.Tensor], movie_ids: l
     """Write a model folder (see the module docstring); returns the folder."""
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
-    missing = set(TENSORS) - set(tensors)
+    missing = set(tensor_names(kind)) - set(tensors)
     if missing:
         raise ValueError(f"a saved model needs the tensors {sorted(missing)}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    plain = {name: tensors[name].detach().to("cpu", torch.float32).contiguous().clone() for name in TENSORS}
+    plain = {name: tensors[name].detach().to("cpu", torch.float32).contiguous().clone()
+             for name in tensor_names(kind)}
     meta = {
         "format": FORMAT,
         "kind": kind,
@@ -179,6 +205,15 @@ class SavedModel:
         return Params(*(self.tensors[name] for name in Params.NAMES))
 
     @property
+    def autoencoder_params(self) -> AutoencoderParams:
+        """Lesson 13's parameters (an ``autoencoder-two-tower`` model)."""
+        return AutoencoderParams(*(self.tensors[name] for name in AUTOENCODER_TENSORS))
+
+    @property
+    def movie_genres(self) -> list[list[str]]:
+        return self.meta["movies"]["genres"]
+
+    @property
     def item_vectors(self) -> torch.Tensor:
         return self.tensors["item_vectors"]
 
@@ -224,11 +259,11 @@ def load(folder: Path) -> SavedModel:
         tensors = torch.load(folder / TENSOR_FILE, map_location="cpu", weights_only=True)
     except Exception as error:  # missing, truncated, or not plain tensors
         raise ModelError(f"{folder / TENSOR_FILE} cannot be read ({type(error).__name__}): {MAKE_ONE} again.") from None
-    shapes = meta.get("tensors", {})
-    if (not isinstance(tensors, dict) or set(tensors) != set(TENSORS)
+    shapes, names = meta.get("tensors", {}), tensor_names(meta["kind"])
+    if (not isinstance(tensors, dict) or set(tensors) != set(names)
             or any(not isinstance(tensors[n], torch.Tensor) or list(tensors[n].shape) != shapes.get(n)
-                   for n in TENSORS)):
-        raise ModelError(f"{folder} does not hold the tensors {', '.join(TENSORS)}: {MAKE_ONE} again.")
+                   for n in names)):
+        raise ModelError(f"{folder} does not hold the tensors {', '.join(names)}: {MAKE_ONE} again.")
     return SavedModel(folder, meta, tensors)
 
 
@@ -249,7 +284,37 @@ def available(models_dir: Path = MODELS_DIR) -> list[SavedModel]:
 
 
 def choose(models: list[SavedModel]) -> tuple[SavedModel, str]:
-    """The model to answer with, and a sentence saying which and why."""
+    """The model to answer with, and a sentence saying which and why.
+
+    Lesson 13's model answers whenever it is saved and :func:`lesson_13_answers` (the
+    learner wrote lesson 13, or CODE=reference trained it): it answers a newcomer's few titles
+    with the films those titles call for (the lift of ``newcomer_scores``), where lesson 5's
+    models answer short queries with a popular canon. A learner who has not written lesson 13
+    gets the better of their other models: the lesson-13 model that the reference's code
+    trained in place of their stub is passed over, and the sentence says so. Among lesson 5's
+    kinds, the better by NDCG@10 on held-out users answers."""
+    autoencoders = [m for m in models if m.kind == AUTOENCODER_KIND]
+    answering = [m for m in autoencoders if lesson_13_answers(m.code)]
+    if answering:
+        best = answering[0]
+        others = "; ".join(f"{m.kind} {m.metrics[RANKING_METRIC]:.3f}" for m in models
+                           if RANKING_METRIC in m.metrics and m is not best)
+        measured = (f"; {RANKING_METRIC.upper()} on held-out users {best.metrics[RANKING_METRIC]:.3f}, "
+                    f"{others or 'no other measured'}" if RANKING_METRIC in best.metrics else "")
+        return best, (f"Model: {best.description}, which answers a newcomer's few titles with the films they "
+                      f"lift (lesson 13's newcomer_scores{measured}).")
+    models = [m for m in models if m.kind != AUTOENCODER_KIND]
+    if not models:
+        raise ModelError("the only saved model is lesson 13's, trained by the reference's lesson 13 in place of "
+                         f"your stub: write lesson 13 (`make check LESSON=13`), then {MAKE_ONE}.")
+    model, which = _better_ranking(models)
+    if autoencoders:
+        which += (" (Lesson 13's model is saved too, trained by the reference's lesson 13 in place of your stub; "
+                  "it answers once you have written lesson 13 and run make demo again.)")
+    return model, which
+
+
+def _better_ranking(models: list[SavedModel]) -> tuple[SavedModel, str]:
     if len(models) == 1:
         return models[0], f"Model: {models[0].description} (the only saved model)."
     ranked = [m for m in models if RANKING_METRIC in m.metrics]

@@ -13,7 +13,9 @@ the model cannot answer for is refused with the reason on stderr and exit status
 Nearness is the Euclidean distance between the saved movie vectors, found with lesson 8's
 ``similar_titles``: yours when the saved model is one your code trained (``make demo``
 without CODE=reference), the reference's otherwise (commands/saved_model.py,
-``answering_code``).
+``answering_code``). When lesson 13's model answers, its ``similar_movies`` finds them
+instead: the cosine of both of a movie's embeddings (its rows of W and V), which keeps a
+film with its sequels.
 """
 from __future__ import annotations
 
@@ -36,10 +38,17 @@ def answer(title: str, k: int = 10, models_dir: Path = saved_model.MODELS_DIR) -
     id_by_title = {found: model.movie_ids[row]}
     title_by_id = dict(zip(model.movie_ids, model.titles))
     code = saved_model.answering_code(model)
-    nearest = saved_model.run_learner_code(code, lambda: code.l8.similar_titles(
-        found, k, model.item_vectors, model.movie_ids, id_by_title, title_by_id))
+    if model.kind == saved_model.AUTOENCODER_KIND:
+        lesson = 13
+        nearest = saved_model.run_learner_code(code, lambda: [
+            model.titles[int(r)] for r in code.l13.similar_movies(model.autoencoder_params, row,
+                                                                   min(k, len(model.titles) - 1))])
+    else:
+        lesson = 8
+        nearest = saved_model.run_learner_code(code, lambda: code.l8.similar_titles(
+            found, k, model.item_vectors, model.movie_ids, id_by_title, title_by_id))
     lines = [f"Movies most like {found}:", *(f"{i}. {t}" for i, t in enumerate(nearest, 1)), "",
-             which, f"({model.provenance()}; answered by {code.owners([8])})"]
+             which, f"({model.provenance()}; answered by {code.owners([lesson])})"]
     return "\n".join(lines)
 
 

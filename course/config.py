@@ -207,6 +207,16 @@ EVAL_PART_USERS = 16_384
 SIMILAR_K = 5
 #: Movies in a persona's or a ``make recommend`` list.
 NUM_RECOMMENDATIONS = 10
+#: Lesson 13's model answering a newcomer (``make recommend``, the demo's personas): added to
+#: the lift of each movie with a genre they love, taken from each movie with a genre they hate
+#: and none they love. Measured on ml-latest-small: with 2, each of the five personas' top 10
+#: holds only films of a loved genre and none of a hated one; the lift of one to five titles
+#: spans a few units, so the titles still order the films within the genres.
+NEWCOMER_GENRE_WEIGHT = 2.0
+#: ``make demo`` trains lesson 13's autoencoder full batch on a dense [training users, movies]
+#: matrix; above this many cells (ML-32M: about 160,000 x 42,000) it would not fit the demo's
+#: memory, so the demo leaves it out there and says so.
+AUTOENCODER_MAX_CELLS = 50_000_000
 
 # ---------------------------------------------------------------- the environment
 #: Every environment variable the course reads, and what it sets. Read them with

@@ -5,7 +5,10 @@
   where every lesson 5-6 function it stands in for is the reference's), with the two
   baselines it must beat (:func:`measure_baselines`);
 - the retrieval two-tower of lesson 12 (:func:`train_retrieval`): lesson 12's
-  ``train_retrieval`` on every fold of the training users (``solutions.evaluation``).
+  ``train_retrieval`` on every fold of the training users (``solutions.evaluation``);
+- the autoencoder two-tower of lesson 13 (:func:`train_autoencoder`): lesson 13's
+  ``init_autoencoder`` and ``train_autoencoder`` (with lesson 12's ``adam_step``) on the
+  training users' whole rows (``solutions.autoencoder``). It has no fast path.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from course.containers import Examples, Params, PreparedData, TrainHistory
 from fast import mse_training, retrieval_contexts
 from recommender import paths
 from recommender.code import Code
+from solutions import autoencoder as ae
 from solutions import evaluation as ev
 from solutions.pipeline import new_parameters
 
@@ -32,7 +36,14 @@ RETRIEVAL_CALLS = {4: ("user_mean_ratings", "build_examples"),
                    6: ("learning_rate", "sample_minibatch"),
                    12: ("fold_splits", "implicit_contexts", "catalogue_logits", "softmax_loss", "adam_step",
                         "train_retrieval", "sampled_softmax_loss")}
+AUTOENCODER_LESSONS = (1, 2, 3, 4, 12, 13)
+#: The lesson functions the autoencoder's training and scoring call (lessons 1-4 make its
+#: split and catalogue; lesson 12 lends its Adam).
+AUTOENCODER_CALLS = {12: ("adam_step",),
+                     13: ("normalise_history", "input_dropout", "autoencoder_logits", "multinomial_loss",
+                          "train_autoencoder")}
 MSE_NAME, RETRIEVAL_NAME = "MSE two-tower (lessons 5-6)", "softmax two-tower (lesson 12)"
+AUTOENCODER_NAME = "autoencoder two-tower (lesson 13)"
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,13 @@ class MSEModel:
 class RetrievalModel:
     """Lesson 12's model and the path that trained it."""
     model: ev.RetrievalModel
+    path: paths.TrainingPath
+
+
+@dataclass
+class AutoencoderModel:
+    """Lesson 13's model and the path that trained it (always the textbook)."""
+    model: ae.AutoencoderModel
     path: paths.TrainingPath
 
 
@@ -123,6 +141,17 @@ def train_retrieval(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig,
     path = retrieval_path(code)
     return RetrievalModel(ev.train_retrieval_model(s, task, cfg, device, code=code, **retrieval_fast_parts(path)),
                           path)
+
+
+def autoencoder_path(code: Code) -> paths.TrainingPath:
+    return paths.choose(AUTOENCODER_NAME, code, AUTOENCODER_CALLS)
+
+
+def train_autoencoder(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig, code: Code) -> AutoencoderModel:
+    """Lesson 13's model on ``task``'s training users, by ``code``'s lesson 13 (its own seed,
+    ``cfg.autoencoder.seed``: 0). It trains on the CPU: full batch, a few seconds at
+    ml-latest-small size."""
+    return AutoencoderModel(ae.train_autoencoder_model(s, task, cfg, code=code.l13), autoencoder_path(code))
 
 
 def retrieval_fast_parts(path: paths.TrainingPath) -> dict:

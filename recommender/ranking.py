@@ -2,7 +2,7 @@
 place in a held-out user's top 10.
 
 Each split (lesson 3's random mask, lesson 11's time order) gets its own MSE model, its own
-retrieval model and its own baselines, all trained on that split's training users only,
+retrieval model, its own autoencoder (lesson 13) and its own baselines, all trained on that split's training users only,
 all by ``code`` (the learner's lessons where written). Where the learner wrote part of
 lesson 10, the same rankings are also scored by the reference's metrics and every
 difference is reported (:class:`MetricCheck`): a wrong NDCG must not pass for a good model.
@@ -17,10 +17,11 @@ from types import SimpleNamespace
 import torch
 
 from course import measure
-from course.config import CourseConfig
+from course.config import AUTOENCODER_MAX_CELLS, CourseConfig
 from fast import ranking as fast_ranking
 from recommender import models, paths
 from recommender.code import Code
+from solutions import autoencoder as ae
 from solutions import evaluation as ev
 from solutions.pipeline import REFERENCE, prepare_stages, to_prepared
 
@@ -28,6 +29,7 @@ from solutions.pipeline import REFERENCE, prepare_stages, to_prepared
 PREDICTORS = {
     "mse-two-tower": "MSE two-tower (lessons 1-9)",
     "softmax-two-tower": "softmax two-tower (lesson 12)",
+    "autoencoder": "autoencoder two-tower (lesson 13)",
     "random": "random",
     "most-popular": "most-popular (training users' counts)",
     "bayesian-average": "Bayesian-average rating",
@@ -68,6 +70,8 @@ class SplitRanking:
     metrics: dict[str, dict[str, float]]         # predictor -> metric -> mean over users
     per_user: dict[str, dict[str, torch.Tensor]]
     interval: tuple[float, float, float]         # softmax two-tower - most-popular, NDCG@k
+    autoencoder: models.AutoencoderModel | None  # None: too large to train here (AUTOENCODER_MAX_CELLS)
+    autoencoder_interval: tuple[float, float, float] | None   # autoencoder - EASE, NDCG@k
     check: MetricCheck | None                    # None: lesson 10 is the reference's
     costs: dict[str, Cost]                       # predictor -> what it took
     ease_movies: int                             # how many movies EASE saw
@@ -153,11 +157,16 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
             mse_scores = ev.mse_scorer(mse_model.params, s.user_context[task.eval_rows], s.movie_genres, code)
     with measured() as trained["softmax-two-tower"]:
         retrieval = models.train_retrieval(s, task, cfg, code, device)
+    autoencoder = None
+    if autoencoder_fits(task):
+        with measured() as trained["autoencoder"]:
+            autoencoder = models.train_autoencoder(s, task, cfg, code)
     with measured() as trained["ease"]:   # the baselines learn here: EASE is nearly all of it
         scorers = {"mse-two-tower": mse_scores,
                    "softmax-two-tower": ev.retrieval_scorer(retrieval.model, s, task, cfg.retrieval.temperature,
                                                             cfg.retrieval.popularity_weight_for(split_kind), code,
                                                             **models.retrieval_fast_parts(retrieval.path)),
+                   **({"autoencoder": ae.autoencoder_scorer(autoencoder.model, task, code.l13)} if autoencoder else {}),
                    **ev.baseline_scorers(task, cfg.ranking, code)}
     evaluation_code = ranking_code(code)
     check = MetricCheck() if code.yours_among({10: METRIC_FUNCTIONS}) else None
@@ -171,8 +180,16 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
         metrics[name], per_user[name] = ranked.summary, ranked.per_user
     interval = ev.bootstrap_difference(per_user["softmax-two-tower"], per_user["most-popular"], cfg.ranking,
                                        code=code)
-    return SplitRanking(split_kind, s, task, mse_model, retrieval, metrics, per_user, interval, check, costs,
+    versus_ease = (ev.bootstrap_difference(per_user["autoencoder"], per_user["ease"], cfg.ranking, code=code)
+                   if autoencoder else None)
+    return SplitRanking(split_kind, s, task, mse_model, retrieval, metrics, per_user, interval, autoencoder,
+                        versus_ease, check, costs,
                         ev.ease_movies(task, cfg.ranking), len(mse_model.data.top_movies))
+
+
+def autoencoder_fits(task: ev.RankingTask) -> bool:
+    """Whether lesson 13's dense [training users, movies] rows fit the demo here."""
+    return len(task.train_users) * task.num_movies <= AUTOENCODER_MAX_CELLS
 
 
 def ranking_data_config(cfg: CourseConfig):

@@ -1,16 +1,18 @@
-"""`make demo` runs the learner's own lessons 1-12 (recommender/code.py), on the synthetic
+"""`make demo` runs the learner's own lessons 1-13 (recommender/code.py), on the synthetic
 fixture data with a temporary lessons folder (seconds, no MovieLens needed):
 
 - correct lessons in lessons/ -> the demo says they are the learner's, trains on the
   textbook path and prints the reference's figures;
 - lesson 7 left as the stub -> lesson 7 is the reference's, the rest the learner's;
-- a wrong lesson 8 -> the similar-movie lists change; a wrong lesson 10, 11 or 12 -> the
-  ranking table, the time-ordered table, the retrieval row and the saved model change;
+- a wrong lesson 8 -> the similar-movie lists change; a wrong lesson 10, 11, 12 or 13 -> the
+  ranking table, the time-ordered table, the retrieval or autoencoder row and the saved
+  model change;
 - the learner's lesson 5 `predict` is what lesson 6 trains with, even though lesson 6's stub
   imports the reference's; an exception in it names the lesson, the function and the check;
 - a fast path runs only where every function it stands in for is the reference's;
 - make recommend and make similar answer with the learner's lessons 8-9 for a model their
-  code trained, the reference's for a model CODE=reference trained;
+  code trained, the reference's for a model CODE=reference trained; lesson 13's model
+  answers once the learner has written lesson 13, their lesson 12's model until then;
 - CODE=mine stops at the first function not written yet.
 """
 from __future__ import annotations
@@ -101,7 +103,7 @@ def test_reference_mode_says_so(reference_run):
 def test_correct_lessons_are_the_learners_and_reproduce_the_reference(tmp_path, reference_run):
     status, text = run_demo(tmp_path, solution_copies(tmp_path / "lessons"))
     assert status == 0, text
-    assert "lessons 1-12 are yours" in text
+    assert "lessons 1-13 are yours" in text
     assert "reference's" not in text.split("== Data ==")[0]
     assert "MSE two-tower (lessons 5-6): textbook path (the lessons' own functions), with your lessons 5-6" in text
     assert "softmax two-tower (lesson 12): textbook path" in text
@@ -114,8 +116,12 @@ def test_correct_lessons_are_the_learners_and_reproduce_the_reference(tmp_path, 
     assert mse["summary"] == "lessons 1-6 yours" and mse["path"] == "textbook" and mse["mode"] == "auto"
     retrieval = json.loads((models / "softmax-two-tower" / "model.json").read_text())["code"]
     assert retrieval["summary"] == "lessons 1-6, 12 yours"
-    assert "make recommend and make similar will answer with softmax-two-tower" in text
-    assert "trained by lessons 1-6, 12 yours (textbook path); they answer with lessons 8-9 yours" in text
+    autoencoder = json.loads((models / "autoencoder-two-tower" / "model.json").read_text())["code"]
+    assert autoencoder["summary"] == "lessons 1-4, 12-13 yours" and autoencoder["path"] == "textbook"
+    assert "autoencoder two-tower (lesson 13): textbook path (the lessons' own functions), with your lessons 12-13" \
+        in text
+    assert "make recommend and make similar will answer with autoencoder-two-tower" in text
+    assert "trained by lessons 1-4, 12-13 yours (textbook path); they answer with lessons 9, 13 yours" in text
 
 
 def test_a_stub_lesson_is_the_reference(tmp_path, reference_run):
@@ -124,7 +130,7 @@ def test_a_stub_lesson_is_the_reference(tmp_path, reference_run):
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text
     header = text.split("== Data ==")[0]
-    assert "lessons 1-6, 8-12 are yours" in header
+    assert "lessons 1-6, 8-13 are yours" in header
     assert "lesson 7 is the reference's" in header
     assert results(text) == results(reference_run)
 
@@ -140,7 +146,7 @@ def test_a_wrong_lesson_8_changes_the_similar_movies(tmp_path, reference_run):
     path.write_text(wrong)
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text
-    assert "lessons 1-12 are yours" in text
+    assert "lessons 1-13 are yours" in text
     assert similar_lists(text) != similar_lists(reference_run)
     # Everything before lesson 8 is unchanged.
     assert results(text.split("== Most similar")[0]) == results(reference_run.split("== Most similar")[0])
@@ -319,6 +325,7 @@ def test_recommend_and_similar_answer_with_the_learners_lessons_8_and_9(tmp_path
     write_into(folder, 9, 'lines = [f"Hello, {name}",', 'lines = [f"Howdy, {name}",')
     write_into(folder, 8, "def similar_titles(", "def similar_titles_unused(")  # lesson 8 left to the reference
     stub(folder, 8)
+    stub(folder, 13)   # lesson 13 not written: lesson 12's model answers, with lessons 8-9
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text[-2000:]
     models_dir = str(tmp_path / "out" / "models")
@@ -327,6 +334,8 @@ def test_recommend_and_similar_answer_with_the_learners_lessons_8_and_9(tmp_path
         assert recommend.main(["--loves", "Horror", "--models", models_dir]) == 0
     assert out.getvalue().startswith("Howdy, you")
     assert "answered by lesson 9 yours" in out.getvalue()
+    assert "Lesson 13's model is saved too, trained by the reference's lesson 13 in place of your stub" \
+        in out.getvalue()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert similar.main(["--title", "first ghost", "--models", models_dir]) == 0
@@ -338,3 +347,32 @@ def test_recommend_and_similar_answer_with_the_learners_lessons_8_and_9(tmp_path
     with contextlib.redirect_stdout(out):
         assert recommend.main(["--loves", "Horror", "--models", str(tmp_path / "ref" / "out" / "models")]) == 0
     assert out.getvalue().startswith("Hello, you")
+
+
+def test_a_lesson_13_whose_optimiser_never_moves_changes_the_autoencoder_row_and_the_saved_model(
+        tmp_path, reference_run):
+    # Lesson 13 trains with lesson 12's Adam: a learner's lesson 13 that steps with a zero
+    # learning rate leaves the initial weights, on both splits; the rest of the table stands.
+    folder = solution_copies(tmp_path / "lessons")
+    write_into(folder, 13, "adam_step(params, loss, state, cfg.lr, cfg.betas, cfg.eps)",
+               "adam_step(params, loss, state, 0.0, cfg.betas, cfg.eps)")
+    status, text = run_demo(tmp_path, folder)
+    assert status == 0, text[-2000:]
+    label = "autoencoder two-tower (lesson 13)"
+    for split in ("random", "temporal"):
+        assert table_row(text, split, label) != table_row(reference_run, split, label), split
+        for other in ("EASE", "softmax two-tower (lesson 12)"):
+            assert table_row(text, split, other) == table_row(reference_run, split, other), (split, other)
+    import torch
+    from solutions.lesson13_autoencoder import init_autoencoder
+    saved = torch.load(tmp_path / "out" / "models" / "autoencoder-two-tower" / "tensors.pt", weights_only=True)
+    assert run_demo(tmp_path / "ref", None, code="reference")[0] == 0
+    reference = torch.load(tmp_path / "ref" / "out" / "models" / "autoencoder-two-tower" / "tensors.pt",
+                           weights_only=True)
+    assert not torch.equal(saved["W"], reference["W"])
+    untrained = init_autoencoder(saved["W"].shape[0], saved["W"].shape[1], torch.Generator().manual_seed(0))
+    assert torch.equal(saved["W"], untrained.W.detach())     # what this code trained: nothing
+    meta = json.loads((tmp_path / "out" / "models" / "autoencoder-two-tower" / "model.json").read_text())
+    assert meta["code"]["whose"]["13"] == "yours"
+    # The learner wrote lesson 13, so it answers (with its untrained weights): whose code it is, said.
+    assert "make recommend and make similar will answer with autoencoder-two-tower" in text

@@ -25,10 +25,26 @@ def normalise(text: str) -> str:
 
 
 def _every_lesson_runs_in_the_demo():
-    # Lessons 1 to 12 run in the demo; lesson 13 (the autoencoder) is measured by
-    # `python -m commands.autoencoder` and notebook 13, not yet by the demo.
     numbers = tuple(lesson.number for lesson in index.lessons())
-    assert demo.DEMO_LESSONS == tuple(range(1, 13)) == numbers[:12] and numbers[12:] == (13,)
+    assert demo.DEMO_LESSONS == tuple(range(1, 14)) == numbers
+
+
+def _lesson_13_answers_once_written():
+    # The autoencoder trains in the demo with lesson 13's functions (the learner's where
+    # written), and make recommend answers with it only when its lesson 13 is the learner's
+    # (or CODE=reference trained it); a learner's stub leaves the answer to lesson 12's model.
+    assert 13 in models.AUTOENCODER_LESSONS and "train_autoencoder" in models.AUTOENCODER_CALLS[13]
+    assert saved_model.lesson_13_answers({"mode": "reference", "whose": {"13": "reference"}})
+    assert saved_model.lesson_13_answers({"mode": "auto", "whose": {"13": "yours"}})
+    assert saved_model.lesson_13_answers({"mode": "auto", "whose": {"13": "partly yours"}})
+    assert not saved_model.lesson_13_answers({"mode": "auto", "whose": {"13": "reference"}})
+    assert saved_model.AUTOENCODER_ANSWERING_LESSONS == (9, 13)
+    import inspect
+
+    from commands import recommend, similar
+    assert "code.l13" in inspect.getsource(recommend.answer) and "newcomers.scores" in inspect.getsource(
+        recommend.answer)
+    assert "code.l13.similar_movies" in inspect.getsource(similar.answer)
 
 
 def _lessons_10_to_12_are_the_learners():
@@ -66,12 +82,25 @@ def _recommend_answers_with_lessons_8_and_9():
 
 
 PROMISES = [
-    ("README.md", "Every function of lessons 1 to 12 comes from your `lessons/` files where you have written it, "
+    ("README.md", "Every function of lessons 1 to 13 comes from your `lessons/` files where you have written it, "
                   "and from the reference (`solutions/`) only where a function is still the stub",
      _every_lesson_runs_in_the_demo),
     ("README.md", "Your lesson 10 ranks and scores every model in the table, your lesson 11 makes the time-ordered "
-                  "split, and your lesson 12 trains the retrieval model that recommends for the personas and that "
-                  "`make recommend` answers with.", _lessons_10_to_12_are_the_learners),
+                  "split, your lesson 12 trains the retrieval model, and your lesson 13 trains the autoencoder",
+     _lessons_10_to_12_are_the_learners),
+    ("README.md", "your lesson 13 trains the autoencoder that recommends for the personas and that `make recommend` "
+                  "and `make similar` answer with; until you have written lesson 13, your lesson 12's model answers "
+                  "(the reference's lesson 13 still fills its row of the table, but never answers for you).",
+     _lesson_13_answers_once_written),
+    ("lessons/lesson13_autoencoder.md", "`make demo` trains it with your lesson 13 (seed 0) on both splits",
+     _every_lesson_runs_in_the_demo),
+    ("lessons/lesson13_autoencoder.md", "Until you have written lesson 13, the demo still fills its row with the "
+                                        "reference's lesson 13, but `make recommend` answers with your lesson 12's "
+                                        "model.", _lesson_13_answers_once_written),
+    ("lessons/lesson12_retrieval.md", "and so does `make recommend`, until you have written lesson 13",
+     _lesson_13_answers_once_written),
+    ("docs/walkthrough.md", "your lesson 13's autoencoder once you have written lesson 13, your lesson 12's retrieval "
+                            "model until then", _lesson_13_answers_once_written),
     ("README.md", "a faster path (`fast/`, proven equal to them by a test) that runs only where every function it "
                   "stands in for is the reference's.", _fast_path_only_where_every_function_is_the_references),
     ("lessons/lesson06_training.md", "`make demo` trains with your `train` (or the reference's, calling yours) as soon "
@@ -87,14 +116,14 @@ PROMISES = [
      _lessons_10_to_12_are_the_learners),
     ("docs/walkthrough.md", "your lesson 10 ranks and scores every model, your lesson 11 makes the time-ordered split, "
                             "your lesson 12 trains the retrieval model", _lessons_10_to_12_are_the_learners),
-    ("docs/walkthrough.md", "(they answer with your lessons 8-9 for a model your code trained)",
-     _recommend_answers_with_lessons_8_and_9),
+    ("docs/walkthrough.md", "(they answer with your lessons 8-9 for a model your code trained, and with your lessons "
+                            "9 and 13 for the autoencoder)", _recommend_answers_with_lessons_8_and_9),
     ("docs/architecture.md", "`recommender/paths.py` runs a fast path only where every function it stands in for is "
                              "the reference's", _fast_path_only_where_every_function_is_the_references),
-    ("commands/check.py", "Run `make demo` to train it on MovieLens with your own lessons 1-12",
+    ("commands/check.py", "Run `make demo` to train it on MovieLens with your own lessons 1-13",
      _every_lesson_runs_in_the_demo),
-    ("commands/check.py", "saves the retrieval model your lesson 12 trained for `make recommend`",
-     _recommend_answers_with_lessons_8_and_9),
+    ("commands/check.py", "saves the autoencoder your lesson 13 trained for `make recommend`",
+     _lesson_13_answers_once_written),
 ]
 
 

@@ -58,8 +58,36 @@ def test_recommend_answers_in_the_hello_form(models):
     listed = text.split("You should watch:\n", 1)[1].split("\n\n", 1)[0].splitlines()
     assert len(listed) == 10 and listed[0].startswith("1. ") and listed[9].startswith("10. ")
     assert not any("First Ghost" in line or "Enigma" in line for line in listed)
-    # make demo saves both models with their NDCG@10; the better one answers, and says so.
-    assert "the better of the saved models by NDCG@10" in text
+    # make demo CODE=reference saves lesson 13's model too, and it answers, saying why.
+    assert "Model: the autoencoder two-tower of lesson 13" in text
+    assert "which answers a newcomer's few titles with the films they lift" in text
+    assert "answered by lessons 9, 13 the reference's" in text
+
+
+def test_lesson_13s_model_is_saved_as_its_four_tensors(models):
+    folder = models / "autoencoder-two-tower"
+    meta = json.loads((folder / "model.json").read_text())
+    assert meta["kind"] == "autoencoder-two-tower" and meta["code"]["summary"] == "lessons 1-4, 12-13 the reference's"
+    assert meta["code"]["path"] == "textbook" and meta["autoencoder"] == {"normalise": True, "nonlinear": True,
+                                                                          "seed": 0}
+    tensors = torch.load(folder / "tensors.pt", weights_only=True)
+    assert set(tensors) == {"W", "b", "V", "c"}
+    assert tensors["W"].shape == tensors["V"].shape and tensors["W"].shape[0] == len(meta["movies"]["id"])
+
+
+def test_a_learner_without_lesson_13_gets_the_better_of_the_others(models):
+    # Lesson 13's model trained by the reference in place of a learner's stub never answers.
+    loaded = saved_model.available(models)
+    stubbed = [saved_model.SavedModel(m.folder, {**m.meta, "code": {**m.code, "mode": "auto",
+                                                                     "whose": {**m.code["whose"], "13": "reference"}}},
+                                      m.tensors) if m.kind == "autoencoder-two-tower" else m for m in loaded]
+    chosen, why = saved_model.choose(stubbed)
+    assert chosen.kind == "softmax-two-tower" and "the better of the saved models by NDCG@10" in why
+    assert "Lesson 13's model is saved too, trained by the reference's lesson 13 in place of your stub" in why
+    written = [saved_model.SavedModel(m.folder, {**m.meta, "code": {**m.code, "mode": "auto",
+                                                                     "whose": {**m.code["whose"], "13": "yours"}}},
+                                      m.tensors) if m.kind == "autoencoder-two-tower" else m for m in loaded]
+    assert saved_model.choose(written)[0].kind == "autoencoder-two-tower"
 
 
 def test_recommend_suggests_titles_and_lists_genres(models):
@@ -210,9 +238,72 @@ def test_a_damaged_model_is_refused_with_the_fix(models, tmp_path):
         saved_model.available(tmp_path)
 
 
-def test_the_better_model_is_chosen_and_named(models):
+def test_the_better_of_lesson_5s_models_is_chosen_and_named(models):
     base = saved_model.load(models / "two-tower-mse")
     worse = saved_model.SavedModel(base.folder, {**base.meta, "metrics": {"ndcg@10": 0.05}}, base.tensors)
     better = saved_model.SavedModel(base.folder, {**base.meta, "metrics": {"ndcg@10": 0.21}}, base.tensors)
     chosen, why = saved_model.choose([worse, better])
     assert chosen is better and "NDCG@10" in why and "0.210" in why
+
+
+# ------------------------------------------------------------------ lesson 13's model on ml-latest-small
+
+@pytest.fixture(scope="module")
+def small_autoencoder(tmp_path_factory):
+    """Lesson 13's model as make demo CODE=reference trains and saves it on ml-latest-small:
+    the random split's training users, seed 0, saved by the demo's own function."""
+    from course.config import CONFIGS
+    from course.paths import data_dir
+    from recommender import code as learner_code
+    from recommender import models as course_models
+    from recommender import ranking
+    from solutions import evaluation as ev
+    from solutions.pipeline import prepare_stages, read_movielens, to_prepared
+
+    folder = data_dir() / "ml-latest-small"
+    if not (folder / "ratings.csv").exists():
+        pytest.skip("ml-latest-small is not installed (make data)")
+    cfg = CONFIGS["ml-latest-small"]
+    code = learner_code.select("reference", lessons=demo.DEMO_LESSONS)
+    ratings, movies = read_movielens(folder)
+    s = prepare_stages(ratings, movies, ranking.ranking_data_config(cfg), code, split_kind="random")
+    task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
+    trained = course_models.train_autoencoder(s, task, cfg, code)
+    out = tmp_path_factory.mktemp("small-autoencoder")
+    demo.save_autoencoder(out / "autoencoder-two-tower", trained, to_prepared(s), code, cfg.retrieval.persona_strength,
+                          {"command": "make demo", "config": "ml-latest-small", "source": "ml-latest-small"})
+    return out
+
+
+@pytest.mark.parametrize("title, wanted", [
+    ("Lord of the Rings: The Return of the King, The (2003)", ("Fellowship of the Ring", "Two Towers")),
+    ("kill bill vol 1", ("Kill Bill: Vol. 2",)),
+    ("american pie", ("American Pie 2", "American Wedding")),
+    ("toy story", ("Toy Story 2", "Toy Story 3")),
+    ("harry potter and the sorcerer's stone", ("Harry Potter and the Chamber of Secrets",)),
+])
+def test_similar_puts_sequels_with_their_originals(small_autoencoder, title, wanted):
+    status, text, err = run(similar.main, ["--title", title, "-k", "5", "--models", str(small_autoencoder)])
+    assert status == 0, err
+    nearest = text.split("\n\n", 1)[0].splitlines()[1:]
+    assert len(nearest) == 5 and any(w in line for line in nearest for w in wanted), (title, nearest)
+    assert "answered by lesson 13 the reference's" in text
+
+
+@pytest.mark.parametrize("likes, genres", [
+    ("spirited away", {"Animation", "Children"}),
+    ("toy story; finding nemo", {"Animation", "Children"}),
+    ("godfather; goodfellas; pulp fiction; departed; heat", {"Crime"}),
+    ("alien", {"Horror", "Sci-Fi"}),
+    ("notebook; titanic 1997", {"Romance"}),
+])
+def test_a_newcomers_few_titles_bring_films_of_that_taste(small_autoencoder, likes, genres):
+    """One to five titles and no genre named: at least half of the top 10 is of their taste (the
+    personas' threshold, tests/test_demo.py's PERSONA_MIN_LIKED)."""
+    status, text, err = run(recommend.main, ["--likes", likes, "--models", str(small_autoencoder)])
+    assert status == 0, err
+    model = saved_model.load(small_autoencoder / "autoencoder-two-tower")
+    genre_of = dict(zip(model.titles, model.movie_genres))
+    listed = [line.split(". ", 1)[1] for line in text.split("You should watch:\n", 1)[1].split("\n\n", 1)[0].splitlines()]
+    fit = sum(bool(set(genre_of[t]) & genres) for t in listed)
+    assert len(listed) == 10 and fit >= 5, (likes, fit, listed)
