@@ -283,3 +283,24 @@ def test_the_published_autoencoder_row_on_ml_latest_small():
         assert mean == pytest.approx(r["metrics"]["autoencoder"]["ndcg@10"] - r["metrics"]["ease"]["ndcg@10"],
                                      abs=2e-3)
         assert r["costs"]["autoencoder"]["train_s"] > 0
+
+
+def test_a_catalogue_too_large_for_lesson_13_leaves_it_out_and_says_so(tmp_path, monkeypatch):
+    """At ML-32M size lesson 13's dense rows would not fit (AUTOENCODER_MAX_CELLS): the demo
+    ranks without it, says why under each table, saves no lesson-13 model, and the personas
+    and make recommend fall back to lesson 12's model."""
+    from recommender import ranking
+
+    monkeypatch.setattr(ranking, "AUTOENCODER_MAX_CELLS", 0)
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        code = demo.main(["--synthetic", "fixture", "--out", str(tmp_path), "--no-progress", "--device", "cpu",
+                          "--code", "reference"])
+    text = stdout.getvalue()
+    assert code == 0, text[-3000:]
+    assert text.count("(lesson 13's autoencoder is not trained at this size") == 2
+    assert "autoencoder two-tower (lesson 13)   " not in text
+    assert not (tmp_path / "models" / "autoencoder-two-tower").exists()
+    assert "from the softmax two-tower of lesson 12 ==" in text
+    assert "make recommend and make similar will answer with softmax-two-tower" in text
+    assert "autoencoder" not in json.loads((tmp_path / "metrics.json").read_text())["random"]

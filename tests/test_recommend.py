@@ -292,6 +292,7 @@ def test_similar_puts_sequels_with_their_originals(small_autoencoder, title, wan
 
 @pytest.mark.parametrize("likes, genres", [
     ("spirited away", {"Animation", "Children"}),
+    ("toy story", {"Animation", "Children"}),
     ("toy story; finding nemo", {"Animation", "Children"}),
     ("godfather; goodfellas; pulp fiction; departed; heat", {"Crime"}),
     ("alien", {"Horror", "Sci-Fi"}),
