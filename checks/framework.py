@@ -278,9 +278,8 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     except CPUTimeExceeded as e:
         limit = getattr(item, "timeout", DEFAULT_TIMEOUT_S)
         result.status = TIMEOUT
-        result.message = (timeout_message(limit) if type(e).__name__ != "WallTimeExceeded" else
-                          f"did not finish within {getattr(e, 'wall_s', wall_backstop(limit)):g} s of wall-clock "
-                          f"time (while waiting or sleeping, since it had not used its {limit:g} s of CPU time).")
+        # A sandbox that waited or ran past the wall clock says so itself (checks/sandbox.py).
+        result.message = getattr(e, "report", "") or timeout_message(limit)
     except LearnerRaised as e:
         result.status, result.message = ERROR, e.report
     except NotImplementedError as e:

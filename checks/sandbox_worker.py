@@ -109,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-cpu", type=float, default=30.0)
     parser.add_argument("--memory-mb", type=int, default=0)
     args = parser.parse_args(argv)
+    # The procedures as they are now, before the learner's file runs: its module can reach
+    # checks.procedures and replace entries of that table, never this copy.
+    procedures = dict(PROCEDURES)
 
     # The channel: the standard input and output as they were given; the learner's prints
     # go to a file (read back after every call), and its standard input is empty.
@@ -207,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.setitimer(signal.ITIMER_PROF, max(float(request.get("cpu", 10.0)), 0.01))
             try:
                 if request.get("procedure"):
-                    result = PROCEDURES[name](learner, *call_args, **kwargs)
+                    result = procedures[name](learner, *call_args, **kwargs)
                 else:
                     result = getattr(learner, name)(*call_args, **kwargs)
             finally:
