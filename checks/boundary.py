@@ -363,13 +363,35 @@ def loads(payload: bytes, json_length: int) -> dict:
         at += ARRAY.size
         if at + size > len(payload):
             raise BoundaryError("a malformed message")
-        try:
-            arrays.append(np.lib.format.read_array(io.BytesIO(payload[at:at + size]), allow_pickle=False))
-        except Exception:
-            raise BoundaryError("an array that cannot be read without unpickling") from None
+        arrays.append(read_array(payload[at:at + size]))
         at += size
     decoder = Decoder(arrays)
     return {str(key): decoder.decode(value) for key, value in body.items()}
+
+
+def read_array(data: bytes) -> np.ndarray:
+    """One ``.npy`` array, its header checked against its bytes before anything is decoded:
+    a plain dtype (no objects, no zero-size items), and exactly as many bytes as its shape
+    and dtype say. A header that claims 10^15 elements of nothing is refused, not built."""
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(version)
+    except Exception:  # noqa: BLE001 - whatever the header is, it is not one we read
+        raise BoundaryError("an array whose header cannot be read") from None
+    if dtype.hasobject:
+        raise BoundaryError("an array that cannot be read without unpickling")
+    count = math.prod(shape)
+    if dtype.itemsize == 0 or count * dtype.itemsize != len(data) - stream.tell():
+        raise BoundaryError(f"an array whose header ({count} items of {dtype.itemsize} bytes) does not match its "
+                            f"{len(data) - stream.tell()} bytes")
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    return values.reshape(shape[::-1]).T.copy() if fortran else values.reshape(shape).copy()
 
 
 def read_message(stream) -> dict | None:
