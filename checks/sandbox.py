@@ -82,6 +82,7 @@ def site_package_dirs() -> list[str]:
     """The package folders of this Python (the venv's, and any a .pth adds), never the repo."""
     repo = str(REPO.resolve())
     found = []
+    # Read, never set: the folders the sandbox binds read-only are those of this module path.
     for entry in sys.path:
         if not entry or not os.path.isdir(entry):
             continue
