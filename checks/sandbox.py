@@ -115,6 +115,21 @@ def limits_here() -> dict[str, str]:
             "cpu": whole if "cpu" in kinds else "the processes alive in the sandbox (/proc)"}
 
 
+def limits_sentence(memory_mb: int) -> str:
+    """What bounds a sandbox on this machine, in words for the instructor (reports, logs)."""
+    here = limits_here()
+    if all("cgroup" in kind for kind in here.values()):
+        return (f"each sandbox is limited as a whole by its own cgroup: {memory_mb} MiB of memory for the learner's "
+                f"code (plus {LIBRARIES_MB} MiB for the libraries), files in its tmpfs mounts included, "
+                f"{PROCESS_LIMIT} processes and threads, and its CPU time counted by the kernel")
+    return ("no writable cgroup here, so some limits hold per process only: "
+            + "; ".join(f"{what}: {kind}" for what, kind in here.items())
+            + f". A learner's code that forks can then use up to {memory_mb} MiB in each process (the tmpfs "
+              f"mounts are capped at their sizes either way); to bound the sandbox as a whole, grade as root or "
+              f"in a cgroup v2 subtree delegated to the grader, with the memory and pids controllers enabled "
+              f"for its children.")
+
+
 def process_limit_kind() -> str:
     """How the sandbox's processes are limited here: 'cgroup', 'rlimit' or 'none'."""
     kind = limits_here()["processes"]
@@ -340,4 +355,4 @@ class SandboxedLearner:
 
 
 __all__ = ["Limits", "SandboxedLearner", "WallTimeExceeded", "LearnerProcessEnded", "bwrap_works", "copy_back",
-           "limits_here", "process_limit_kind", "sweep_leftovers", "LIBRARIES_MB"]
+           "limits_here", "limits_sentence", "process_limit_kind", "sweep_leftovers", "LIBRARIES_MB"]
