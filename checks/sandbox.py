@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from checks import boundary, evidence
+from checks import boundary, evidence, seccomp
 from checks.cgroup import SandboxCgroup, sweep
 from checks.framework import WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded, LearnerRaised, MissingFunction
 from checks.sandbox_box import build_box, bwrap_command
@@ -232,9 +232,10 @@ class SandboxedLearner:
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "PYTHONPATH": pythonpath, "PYTHONHASHSEED": str(self._hash_seed), "MPLBACKEND": "Agg",
                "NO_COLOR": "1"}
+        filter_fd = seccomp.descriptor() if self._limits.sandbox else None
         if self._limits.sandbox:
-            command = bwrap_command(bwrap_path() or "bwrap", self._box, python, env, site_package_dirs()) \
-                + worker + ["/box/lessons/" + lesson_path.name, self._display]
+            command = bwrap_command(bwrap_path() or "bwrap", self._box, python, env, site_package_dirs(),
+                                    filter_fd) + worker + ["/box/lessons/" + lesson_path.name, self._display]
             cwd, env = None, {}
         else:
             private_tmp = self._box / "tmp"
@@ -242,8 +243,13 @@ class SandboxedLearner:
             env.update(HOME=str(private_tmp), TMPDIR=str(private_tmp))
             command = [python, *worker, str(lesson_path), self._display]
             cwd = private_tmp
-        self._worker = Worker(command, env, cwd, self._limits.memory_mb,
-                              int(self._limits.total_cpu_s + START_CPU_S), self._limits.idle_s)
+        try:
+            self._worker = Worker(command, env, cwd, self._limits.memory_mb,
+                                  int(self._limits.total_cpu_s + START_CPU_S), self._limits.idle_s,
+                                  () if filter_fd is None else (filter_fd,))
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
         import_cpu = START_CPU_S + self._limits.import_cpu_s
         try:
             reply = self._worker.receive(self._limits.wall(import_cpu), import_cpu)

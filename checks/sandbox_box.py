@@ -5,7 +5,8 @@ Every writable place in the sandbox is a tmpfs with a size (/tmp and /dev/shm); 
 /dev that bubblewrap makes are remounted read-only, so no RAM-backed file grows without a
 bound even where no cgroup counts the sandbox's memory. User namespaces are disabled inside
 (``--disable-userns``): the learner's code cannot make one in which it would hold
-capabilities (to mount a tmpfs of its own, say).
+capabilities (to mount a tmpfs of its own, say), and a seccomp filter refuses the calls that
+make namespaces or mounts (checks/seccomp.py).
 """
 from __future__ import annotations
 
@@ -58,8 +59,10 @@ def build_box(box: Path, lesson_number: int, lesson_bytes: bytes | None) -> Path
     return target
 
 
-def bwrap_command(bwrap: str, box: Path, python: str, env: dict, package_dirs: list[str]) -> list[str]:
-    """The command that runs ``python`` in the sandbox of ``box``."""
+def bwrap_command(bwrap: str, box: Path, python: str, env: dict, package_dirs: list[str],
+                  seccomp_fd: int | None = None) -> list[str]:
+    """The command that runs ``python`` in the sandbox of ``box`` (with checks/seccomp.py's
+    filter when ``seccomp_fd`` holds it)."""
     command = [bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--uid", "65534", "--gid", "65534",
                "--die-with-parent", "--new-session", "--cap-drop", "ALL",
                # /tmp first (a sized tmpfs), then the read-only binds (some may lie under /tmp).
@@ -88,4 +91,6 @@ def bwrap_command(bwrap: str, box: Path, python: str, env: dict, package_dirs: l
                 "--chdir", "/tmp", "--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
+    if seccomp_fd is not None:
+        command += ["--seccomp", str(seccomp_fd)]
     return command + ["--", python]

@@ -44,7 +44,8 @@ class Ended(Exception):
 class Worker:
     """The sandbox's process tree, started in its own cgroup where the machine offers one."""
 
-    def __init__(self, command: list[str], env: dict, cwd, memory_mb: int, total_cpu_s: int, idle_s: float):
+    def __init__(self, command: list[str], env: dict, cwd, memory_mb: int, total_cpu_s: int, idle_s: float,
+                 pass_fds: tuple[int, ...] = ()):
         self.cgroup = SandboxCgroup.create((memory_mb + LIBRARIES_MB) << 20, PROCESS_LIMIT)
         cgroup = self.cgroup
         self.idle_s = idle_s
@@ -64,7 +65,7 @@ class Worker:
         # lands in a file of this machine, and only its first 64 KiB are kept.
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env, cwd=cwd, preexec_fn=limits,
-                                        start_new_session=True)
+                                        start_new_session=True, pass_fds=pass_fds)
         self.watch = Watch(self.process.pid, cgroup)
 
     # -- what the grader measures

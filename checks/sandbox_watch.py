@@ -13,7 +13,6 @@ state S (or D, T) and keeps the CPU count still.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
 RUNNING = {"R"}                 # states of a thread that runs or waits for a CPU
@@ -67,10 +66,6 @@ def cpu_seconds(pids: list[int]) -> float:
         if fields and len(fields) > 14:
             total += sum(int(v) for v in fields[11:15])     # utime, stime, cutime, cstime
     return total / TICKS
-
-
-def readable_root(pid: int) -> Path:
-    return Path(f"/proc/{pid}/root")
 
 
 class Watch:

@@ -276,3 +276,40 @@ def test_without_a_cgroup_the_per_process_fallback_still_ends_waiting_and_spinni
             learner.spin()
     finally:
         learner.close()
+
+
+@needs_bwrap
+def test_the_seccomp_filter_refuses_namespaces_and_mounts_and_lets_threads_and_processes_be():
+    from checks import seccomp
+
+    if seccomp.program() is None:
+        pytest.skip("the seccomp filter is written for x86-64 only")
+    learner = sandboxed("""
+        def calls():
+            import ctypes, errno, os, subprocess, threading
+            libc = ctypes.CDLL(None, use_errno=True)
+            out = {}
+            for name, flags in (("user", 0x10000000), ("net", 0x40000000)):
+                libc.unshare(flags)
+                out[name] = errno.errorcode.get(ctypes.get_errno(), "")
+            libc.syscall(155, b"/tmp", b"/tmp")            # pivot_root
+            out["pivot_root"] = errno.errorcode.get(ctypes.get_errno(), "")
+            box = []
+            thread = threading.Thread(target=lambda: box.append("thread"))
+            thread.start()
+            thread.join()
+            pid = os.fork()
+            if pid == 0:
+                os._exit(7)
+            out["fork"] = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            out["thread"] = box
+            out["subprocess"] = subprocess.run(["true"]).returncode
+            return out
+        """)
+    try:
+        assert learner.start() is None, learner.load_error
+        learner.begin_check(10.0)
+        assert learner.calls() == {"user": "EPERM", "net": "EPERM", "pivot_root": "EPERM", "fork": 7,
+                                   "thread": ["thread"], "subprocess": 0}
+    finally:
+        learner.close()
