@@ -156,13 +156,14 @@ class SandboxedLearner:
     """The learner's lesson module, as the checks see it during `make grade`."""
 
     def __init__(self, lesson_number: int, lesson_bytes: bytes | None, limits: Limits, display: str = "",
-                 hash_seed: int = 0):
+                 hash_seed: int = 0, bare: bool = False):
         lesson = index.lesson(lesson_number)
         self._lesson = lesson
         self._bytes = lesson_bytes
         self._limits = limits
         self._display = display or f"lessons/{lesson.module}.py"
         self._hash_seed = hash_seed
+        self._bare = bare                # a probe: no libraries loaded before the file
         self._worker: Worker | None = None
         self._box: Path | None = None
         self._cpu_left = 10.0
@@ -171,8 +172,8 @@ class SandboxedLearner:
         self.starts = 0
 
     def fresh(self, hash_seed: int) -> "SandboxedLearner":
-        """The same lesson file in a sandbox of its own, with another string-hash salt."""
-        return SandboxedLearner(self._lesson.number, self._bytes, self._limits, self._display, hash_seed)
+        """The same lesson file in a fresh sandbox of its own, with another string-hash salt."""
+        return SandboxedLearner(self._lesson.number, self._bytes, self._limits, self._display, hash_seed, bare=True)
 
     # -- the check's budget and prints
     def begin_check(self, cpu_limit: float) -> None:
@@ -222,7 +223,7 @@ class SandboxedLearner:
         # it needs no venv, and no link leads out of what the sandbox binds.
         python = os.path.realpath(sys.executable)
         worker = ["-S", "-s", "-B", "-m", "checks.sandbox_worker", "--import-cpu", str(self._limits.import_cpu_s),
-                  "--memory-mb", str(self._limits.memory_mb)]
+                  "--memory-mb", str(self._limits.memory_mb)] + (["--bare"] if self._bare else [])
         # The worker runs without site (-S), so the editable install's finder, which points into
         # the instructor's repository, is never loaded; PYTHONPATH names the copied ground and
         # the package folders instead (the one place the course sets a module path).

@@ -1,6 +1,6 @@
 """The one process that runs a learner's lesson file during `make grade` (inside the sandbox).
 
-    python -S -B -m checks.sandbox_worker LESSON_FILE DISPLAY_NAME --import-cpu S --memory-mb M
+    python -S -B -m checks.sandbox_worker LESSON_FILE DISPLAY_NAME --import-cpu S --memory-mb M [--bare]
 
 It imports the lesson file, then answers requests read from its standard input: "call the
 learner's function ``name`` (or the procedure ``name``) with these arguments", each answered
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("display")
     parser.add_argument("--import-cpu", type=float, default=30.0)
     parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--bare", action="store_true")
     args = parser.parse_args(argv)
     # The procedures as they are now, before the learner's file runs: its module can reach
     # checks.procedures and replace entries of that table, never this copy.
@@ -146,12 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         channel_out.write(message)
         channel_out.flush()
 
-    # The libraries first, then the memory limit, then the learner's file.
+    # The libraries first, then the memory limit, then the learner's file. A bare worker (a
+    # probe's fresh interpreter) loads only what the boundary needs: the file loads the rest.
     import importlib
-    for library in ("numpy", "pandas"):
+    for library in ("numpy",) if args.bare else ("numpy", "pandas"):
         importlib.import_module(library)
-    from course.threads import use_course_threads
-    use_course_threads()
+    if not args.bare:
+        from course.threads import use_course_threads
+        use_course_threads()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     def on_prof(signum, frame):
