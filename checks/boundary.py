@@ -29,6 +29,7 @@ MAX_MESSAGE_BYTES = 256 << 20      # one message, JSON and arrays together
 MAX_JSON_BYTES = 64 << 20
 MAX_ARRAYS = 100_000
 MAX_DEPTH = 60
+HEADER_LIMIT = 1 << 17            # the most an .npy header may take
 
 
 class BoundaryError(Exception):
@@ -355,7 +356,7 @@ def loads(payload: bytes, json_length: int) -> dict:
         raise BoundaryError("a message that is not JSON") from None
     if type(body) is not dict:
         raise BoundaryError("a malformed message")
-    arrays, at = [], json_length
+    arrays, at, view = [], json_length, memoryview(payload)
     while at < len(payload):
         if len(arrays) >= MAX_ARRAYS or at + ARRAY.size > len(payload):
             raise BoundaryError("a malformed message")
@@ -363,17 +364,18 @@ def loads(payload: bytes, json_length: int) -> dict:
         at += ARRAY.size
         if at + size > len(payload):
             raise BoundaryError("a malformed message")
-        arrays.append(read_array(payload[at:at + size]))
+        arrays.append(read_array(view[at:at + size]))
         at += size
     decoder = Decoder(arrays)
     return {str(key): decoder.decode(value) for key, value in body.items()}
 
 
-def read_array(data: bytes) -> np.ndarray:
-    """One ``.npy`` array, its header checked against its bytes before anything is decoded:
-    a plain dtype (no objects, no zero-size items), and exactly as many bytes as its shape
-    and dtype say. A header that claims 10^15 elements of nothing is refused, not built."""
-    stream = io.BytesIO(data)
+def read_array(data) -> np.ndarray:
+    """One ``.npy`` array (bytes or a memoryview), its header checked against its bytes before
+    anything is decoded: a plain dtype (no objects, no zero-size items), and exactly as many
+    bytes as its shape and dtype say. A header that claims 10^15 elements of nothing is
+    refused, not built. The array is a read-only view of ``data`` (the decoder copies)."""
+    stream = io.BytesIO(bytes(data[:HEADER_LIMIT]))
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -391,7 +393,7 @@ def read_array(data: bytes) -> np.ndarray:
         raise BoundaryError(f"an array whose header ({count} items of {dtype.itemsize} bytes) does not match its "
                             f"{len(data) - stream.tell()} bytes")
     values = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
-    return values.reshape(shape[::-1]).T.copy() if fortran else values.reshape(shape).copy()
+    return values.reshape(shape[::-1]).T if fortran else values.reshape(shape)
 
 
 def read_message(stream) -> dict | None:
