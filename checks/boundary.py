@@ -1,7 +1,7 @@
 """The data-only boundary between the grader and a learner's code in the sandbox.
 
 Everything that crosses it is plain data: one JSON document, plus numeric arrays in the
-``.npy`` format read with ``allow_pickle=False``. Nothing is ever unpickled and nothing the
+``.npy`` format, each header checked against its bytes. Nothing is ever unpickled and nothing the
 other side wrote is imported, so a message can at worst carry wrong *values*, never code.
 
 This module runs on both sides (the sandbox gets a copy), so it imports only the standard
@@ -17,6 +17,7 @@ course/config.py. Anything else is refused with a sentence saying what it was.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -36,25 +37,13 @@ class BoundaryError(Exception):
     """A value that cannot cross, or a message that is not well formed."""
 
 
-def _container_classes() -> dict[str, type]:
+@functools.cache
+def container_classes() -> dict[str, type]:
+    """The dataclasses of course/containers.py and course/config.py, by name."""
     from course import config, containers
 
-    found = {}
-    for module in (containers, config):
-        for name, value in vars(module).items():
-            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
-                found[name] = value
-    return found
-
-
-_CLASSES: dict[str, type] | None = None
-
-
-def container_classes() -> dict[str, type]:
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = _container_classes()
-    return _CLASSES
+    return {name: value for module in (containers, config) for name, value in vars(module).items()
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__}
 
 
 # ---------------------------------------------------------------- encoding
@@ -176,15 +165,11 @@ class Encoder:
 
 def _plain(v):
     """Missing values of object columns (pd.NA, NaT) as None, numpy scalars as Python ones."""
-    try:
-        import pandas as pd
-        if v is pd.NA or v is pd.NaT:
-            return None
-    except ImportError:
-        pass
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    import pandas as pd
+
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v.item() if isinstance(v, np.generic) else v
 
 
 # ---------------------------------------------------------------- decoding
@@ -220,9 +205,7 @@ class Decoder:
             return self.array(body).copy()
         if tag == "$objarray":
             items = [self.decode(v, d) for v in body]
-            out = np.empty(len(items), dtype=object)
-            out[:] = items
-            return out.reshape([int(s) for s in value.get("shape", [len(items)])])
+            return _object_array(items).reshape([int(s) for s in value.get("shape", [len(items)])])
         if tag == "$path":
             from pathlib import Path
             return Path(str(body))
@@ -360,8 +343,7 @@ def loads(payload: bytes, json_length: int) -> dict:
     while at < len(payload):
         if len(arrays) >= MAX_ARRAYS or at + ARRAY.size > len(payload):
             raise BoundaryError("a malformed message")
-        (size,) = ARRAY.unpack_from(payload, at)
-        at += ARRAY.size
+        (size,), at = ARRAY.unpack_from(payload, at), at + ARRAY.size
         if at + size > len(payload):
             raise BoundaryError("a malformed message")
         arrays.append(read_array(view[at:at + size]))
@@ -371,19 +353,14 @@ def loads(payload: bytes, json_length: int) -> dict:
 
 
 def read_array(data) -> np.ndarray:
-    """One ``.npy`` array (bytes or a memoryview), its header checked against its bytes before
-    anything is decoded: a plain dtype (no objects, no zero-size items), and exactly as many
-    bytes as its shape and dtype say. A header that claims 10^15 elements of nothing is
-    refused, not built. The array is a read-only view of ``data`` (the decoder copies)."""
+    """One ``.npy`` array, a read-only view of ``data``, whose header is checked first: a plain
+    dtype with items of some size, exactly as many bytes as its shape says (so 10^15 items of
+    nothing are refused, not built)."""
     stream = io.BytesIO(bytes(data[:HEADER_LIMIT]))
     try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version in ((2, 0), (3, 0)):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ValueError(version)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}[np.lib.format.read_magic(stream)]
+        shape, fortran, dtype = read_header(stream)
     except Exception:  # noqa: BLE001 - whatever the header is, it is not one we read
         raise BoundaryError("an array whose header cannot be read") from None
     if dtype.hasobject:

@@ -199,6 +199,19 @@ class SandboxCgroup:
                     time.sleep(0.02)
 
 
+def sweep_stale() -> None:
+    """Remove the empty groups of graders that no longer run (a grader killed as a whole)."""
+    for controller in ("", "memory", "pids", "cpuacct"):
+        for parent in _parents(controller):
+            for group in parent.glob(f"{PREFIX}-*-*"):
+                owner = group.name[len(PREFIX) + 1:].split("-")[0]
+                if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                    try:
+                        group.rmdir()           # refused while a process is still in it
+                    except OSError:
+                        pass
+
+
 def sweep(pid: int) -> None:
     """Remove the groups a killed grader child ``pid`` left behind."""
     for controller in ("", "memory", "pids", "cpuacct"):

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from checks import boundary, evidence, seccomp
-from checks.cgroup import SandboxCgroup, sweep
+from checks.cgroup import SandboxCgroup, sweep, sweep_stale
 from checks.framework import WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded, LearnerRaised, MissingFunction
 from checks.sandbox_box import build_box, bwrap_command
 from checks.sandbox_process import LIBRARIES_MB, PROCESS_LIMIT, CPUOverrun, Ended, Idle, Worker
@@ -63,7 +63,9 @@ def bwrap_path() -> str | None:
 
 
 def bwrap_works() -> tuple[bool, str]:
-    """Whether bwrap is installed and can make a sandbox here (namespaces allowed)."""
+    """Whether bwrap is installed and can make a sandbox here (namespaces allowed). Asked once
+    before a class is graded: also when the empty cgroups of killed graders are cleared."""
+    sweep_stale()
     path = bwrap_path()
     if path is None:
         return False, INSTALL_HINT

@@ -313,3 +313,19 @@ def test_the_seccomp_filter_refuses_namespaces_and_mounts_and_lets_threads_and_p
                                    "thread": ["thread"], "subprocess": 0}
     finally:
         learner.close()
+
+
+def test_the_empty_cgroups_of_a_killed_grader_are_cleared_before_grading():
+    from checks.cgroup import PREFIX, _parents
+
+    parents = _parents("pids")
+    if HERE["processes"] != WHOLE or not parents:
+        pytest.skip("no pids cgroup here")
+    stale = parents[0] / f"{PREFIX}-999999999-1"       # no such process
+    stale.mkdir()
+    try:
+        bwrap_works()
+        assert not stale.exists()
+    finally:
+        if stale.exists():
+            stale.rmdir()
