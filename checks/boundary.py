@@ -1,7 +1,7 @@
 """The data-only boundary between the grader and a learner's code in the sandbox.
 
 Everything that crosses it is plain data: one JSON document, plus numeric arrays in the
-``.npy`` format read with ``allow_pickle=False``. Nothing is ever unpickled and nothing the
+``.npy`` format, each header checked against its bytes (the messages: checks/messages.py). Nothing is ever unpickled and nothing the
 other side wrote is imported, so a message can at worst carry wrong *values*, never code.
 
 This module runs on both sides (the sandbox gets a copy), so it imports only the standard
@@ -17,17 +17,12 @@ course/config.py. Anything else is refused with a sentence saying what it was.
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
+import functools
 import math
-import struct
 from pathlib import PurePath
 
 import numpy as np
 
-MAX_MESSAGE_BYTES = 256 << 20      # one message, JSON and arrays together
-MAX_JSON_BYTES = 64 << 20
-MAX_ARRAYS = 100_000
 MAX_DEPTH = 60
 
 
@@ -35,25 +30,13 @@ class BoundaryError(Exception):
     """A value that cannot cross, or a message that is not well formed."""
 
 
-def _container_classes() -> dict[str, type]:
+@functools.cache
+def container_classes() -> dict[str, type]:
+    """The dataclasses of course/containers.py and course/config.py, by name."""
     from course import config, containers
 
-    found = {}
-    for module in (containers, config):
-        for name, value in vars(module).items():
-            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
-                found[name] = value
-    return found
-
-
-_CLASSES: dict[str, type] | None = None
-
-
-def container_classes() -> dict[str, type]:
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = _container_classes()
-    return _CLASSES
+    return {name: value for module in (containers, config) for name, value in vars(module).items()
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__}
 
 
 # ---------------------------------------------------------------- encoding
@@ -181,15 +164,11 @@ class Encoder:
 
 def _plain(v):
     """Missing values of object columns (pd.NA, NaT) as None, numpy scalars as Python ones."""
-    try:
-        import pandas as pd
-        if v is pd.NA or v is pd.NaT:
-            return None
-    except ImportError:
-        pass
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    import pandas as pd
+
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return v.item() if isinstance(v, np.generic) else v
 
 
 # ---------------------------------------------------------------- decoding
@@ -225,9 +204,7 @@ class Decoder:
             return self.array(body).copy()
         if tag == "$objarray":
             items = [self.decode(v, d) for v in body]
-            out = np.empty(len(items), dtype=object)
-            out[:] = items
-            return out.reshape([int(s) for s in value.get("shape", [len(items)])])
+            return _object_array(items).reshape([int(s) for s in value.get("shape", [len(items)])])
         if tag == "$path":
             from pathlib import Path
             return Path(str(body))
@@ -352,77 +329,3 @@ def _object_array(items):
     out = np.empty(len(items), dtype=object)
     out[:] = items
     return out
-
-
-# ---------------------------------------------------------------- messages on a stream
-
-HEADER = struct.Struct("<QI")      # total length of what follows, length of the JSON part
-ARRAY = struct.Struct("<Q")
-
-
-def dumps(document: dict) -> bytes:
-    """A message: a dict whose values are encoded with :class:`Encoder`."""
-    encoder = Encoder()
-    body = {key: encoder.encode(value) for key, value in document.items()}
-    text = json.dumps(body, allow_nan=False).encode()
-    parts = [text]
-    for a in encoder.arrays:
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, a, allow_pickle=False)
-        data = buffer.getvalue()
-        parts += [ARRAY.pack(len(data)), data]
-    payload = b"".join(parts)
-    return HEADER.pack(len(payload), len(text)) + payload
-
-
-def loads(payload: bytes, json_length: int) -> dict:
-    if json_length > min(len(payload), MAX_JSON_BYTES):
-        raise BoundaryError("a malformed message")
-    try:
-        body = json.loads(payload[:json_length].decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise BoundaryError("a message that is not JSON") from None
-    if type(body) is not dict:
-        raise BoundaryError("a malformed message")
-    arrays, at = [], json_length
-    while at < len(payload):
-        if len(arrays) >= MAX_ARRAYS or at + ARRAY.size > len(payload):
-            raise BoundaryError("a malformed message")
-        (size,) = ARRAY.unpack_from(payload, at)
-        at += ARRAY.size
-        if at + size > len(payload):
-            raise BoundaryError("a malformed message")
-        try:
-            arrays.append(np.lib.format.read_array(io.BytesIO(payload[at:at + size]), allow_pickle=False))
-        except Exception:
-            raise BoundaryError("an array that cannot be read without unpickling") from None
-        at += size
-    decoder = Decoder(arrays)
-    return {str(key): decoder.decode(value) for key, value in body.items()}
-
-
-def read_message(stream) -> dict | None:
-    """The next message from a binary stream, or None at its end."""
-    head = _read_exactly(stream, HEADER.size)
-    if head is None:
-        return None
-    total, json_length = HEADER.unpack(head)
-    if total > MAX_MESSAGE_BYTES:
-        raise BoundaryError(f"a message of {total} bytes (more than {MAX_MESSAGE_BYTES >> 20} MiB)")
-    payload = _read_exactly(stream, total)
-    if payload is None:
-        raise BoundaryError("a message cut short")
-    return loads(payload, json_length)
-
-
-def _read_exactly(stream, size: int) -> bytes | None:
-    chunks, left = [], size
-    while left:
-        chunk = stream.read(min(left, 1 << 20))
-        if not chunk:
-            if left == size:
-                return None
-            raise BoundaryError("a message cut short")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)

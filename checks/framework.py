@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import os
 import pickle
-import resource
 import signal
 import sys
 import tempfile
@@ -26,18 +25,14 @@ from typing import Callable, Collection
 
 from checks import honesty
 from checks.learner_file import import_lesson_file, learner_frame
+from checks.limits import (OUTPUT_LIMIT_BYTES, WALL_FACTOR, WALL_SLACK_S, CPUTimeExceeded,  # noqa: F401 - named here
+                           WallTimeExceeded, child_setup, limit_cpu_time, timeout_message, wall_backstop)
 from course import index
 from course.paths import relative
-from course.processes import fork_and_wait, limit_memory
+from course.processes import fork_and_wait
 from course.threads import use_course_threads
 
 DEFAULT_TIMEOUT_S = 10.0          # a check's limit, in seconds of CPU time (not wall clock)
-# The wall clock is only a backstop (a learner's code that sleeps or waits uses no CPU): a
-# check is killed after WALL_FACTOR times its CPU limit plus WALL_SLACK_S, so a correct file
-# gets the same verdict on a quiet machine and on one running many jobs at once.
-WALL_FACTOR = 8.0
-WALL_SLACK_S = 30.0
-OUTPUT_LIMIT_BYTES = 1 << 20       # a learner's prints beyond 1 MiB are cut off
 SHOWN_OUTPUT_CHARS = 600           # how much of a failing check's prints the report shows
 
 
@@ -260,9 +255,8 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     except CPUTimeExceeded as e:
         limit = getattr(item, "timeout", DEFAULT_TIMEOUT_S)
         result.status = TIMEOUT
-        result.message = (timeout_message(limit) if not isinstance(e, WallTimeExceeded) else
-                          f"did not finish within {e.wall_s or wall_backstop(limit):g} s of wall-clock "
-                          f"time (while waiting or sleeping, since it had not used its {limit:g} s of CPU time).")
+        # A sandbox that waited or ran past the wall clock says so itself (checks/sandbox.py).
+        result.message = getattr(e, "report", "") or timeout_message(limit)
     except LearnerRaised as e:
         result.status, result.message = ERROR, e.report
     except NotImplementedError as e:
@@ -288,56 +282,6 @@ def run_inline(item: Check, learner, ref, fx, learner_path: Path | None = None) 
     return result
 
 
-class CPUTimeExceeded(BaseException):
-    """Raised in a check's process when it has used its CPU-time allowance. A BaseException,
-    so neither a learner's ``except Exception`` nor a property-test library catches it."""
-
-
-class WallTimeExceeded(CPUTimeExceeded):
-    """The sandboxed worker did not answer within the wall-clock backstop, ``wall_s`` seconds
-    (it sleeps or waits). Here, not in checks/sandbox.py, so that a check's result is told
-    apart by its type."""
-    wall_s: float | None = None
-
-
-def wall_backstop(cpu_limit: float) -> float:
-    """The wall-clock limit of something allowed ``cpu_limit`` seconds of CPU time."""
-    return cpu_limit * WALL_FACTOR + WALL_SLACK_S
-
-
-def limit_cpu_time(seconds: float, hard_margin_s: int = 5) -> None:
-    """Make this process raise :class:`CPUTimeExceeded` after ``seconds`` of CPU time
-    (ITIMER_PROF counts user + system time of the process, whatever the machine's load),
-    and be killed by the kernel (RLIMIT_CPU, SIGXCPU then SIGKILL) a few seconds later if
-    the code catches that. Timers are not inherited across fork: call it in the child."""
-    def on_prof(signum, frame):
-        raise CPUTimeExceeded()
-    signal.signal(signal.SIGPROF, on_prof)
-    signal.setitimer(signal.ITIMER_PROF, max(seconds, 0.01))
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    cap = int(used.ru_utime + used.ru_stime + seconds) + hard_margin_s
-    try:
-        resource.setrlimit(resource.RLIMIT_CPU, (cap, cap + 2))
-    except (ValueError, OSError):
-        pass
-
-
-def _child_setup(memory_limit_mb: int | None, cpu_limit_s: float | None = None) -> None:
-    """Limits of the child that runs one check."""
-    # Print floods: writing past the limit fails with OSError instead of killing the process.
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (OUTPUT_LIMIT_BYTES, OUTPUT_LIMIT_BYTES))
-    if memory_limit_mb:
-        limit_memory(memory_limit_mb)
-    if cpu_limit_s:
-        limit_cpu_time(cpu_limit_s)
-
-
-def timeout_message(cpu_limit: float) -> str:
-    return (f"did not finish within {cpu_limit:g} s of CPU time. Is there an endless loop, or a Python loop over "
-            f"every rating where a vectorised operation would do?")
-
-
 def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None,
                  timeout: float | None = None, memory_limit_mb: int | None = None) -> CheckResult:
     """Run one check in a forked child: a hang, a crash or an ``os._exit`` in the learner's
@@ -356,7 +300,7 @@ def run_isolated(item: Check, learner, ref, fx, learner_path: Path | None = None
         # buffered so prints survive an os._exit.
         sys.stdout = sys.stderr = open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="replace")
         use_course_threads()
-        _child_setup(memory_limit_mb, timeout)
+        child_setup(memory_limit_mb, timeout)
         result = run_inline(item, learner, ref, fx, learner_path)
         signal.setitimer(signal.ITIMER_PROF, 0)
         return 0, pickle.dumps(result)

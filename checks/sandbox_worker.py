@@ -1,6 +1,6 @@
 """The one process that runs a learner's lesson file during `make grade` (inside the sandbox).
 
-    python -S -B -m checks.sandbox_worker LESSON_FILE DISPLAY_NAME --import-cpu S --memory-mb M
+    python -S -B -m checks.sandbox_worker LESSON_FILE DISPLAY_NAME --import-cpu S --memory-mb M [--bare]
 
 It imports the lesson file, then answers requests read from its standard input: "call the
 learner's function ``name`` (or the procedure ``name``) with these arguments", each answered
@@ -22,7 +22,7 @@ import signal
 import sys
 from pathlib import Path
 
-from checks import boundary
+from checks import boundary, messages
 from checks.learner_file import import_lesson_file, learner_frame
 from checks.procedures import PROCEDURES
 
@@ -75,7 +75,7 @@ def describe_error(e: BaseException, path: str, display: str) -> dict:
 
 def _digest(value) -> str:
     try:
-        return hashlib.sha256(boundary.dumps({"v": value})).hexdigest()
+        return hashlib.sha256(messages.dumps({"v": value})).hexdigest()
     except boundary.BoundaryError:
         return ""
 
@@ -98,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("display")
     parser.add_argument("--import-cpu", type=float, default=30.0)
     parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--bare", action="store_true")
     args = parser.parse_args(argv)
+    # The procedures as they are now, before the learner's file runs: its module can reach
+    # checks.procedures and replace entries of that table, never this copy.
+    procedures = dict(PROCEDURES)
 
     # The channel: the standard input and output as they were given; the learner's prints
     # go to a file (read back after every call), and its standard input is empty.
@@ -127,18 +131,20 @@ def main(argv: list[str] | None = None) -> int:
 
     def send(**document) -> None:
         try:
-            message = boundary.dumps(document)
+            message = messages.dumps(document)
         except boundary.BoundaryError as e:
-            message = boundary.dumps({"error": {"kind": "unreadable", "message": str(e)}, "printed": new_prints()})
+            message = messages.dumps({"error": {"kind": "unreadable", "message": str(e)}, "printed": new_prints()})
         channel_out.write(message)
         channel_out.flush()
 
-    # The libraries first, then the memory limit, then the learner's file.
+    # The libraries first, then the memory limit, then the learner's file. A bare worker (a
+    # probe's fresh interpreter) loads only what the boundary needs: the file loads the rest.
     import importlib
-    for library in ("numpy", "pandas"):
+    for library in ("numpy",) if args.bare else ("numpy", "pandas"):
         importlib.import_module(library)
-    from course.threads import use_course_threads
-    use_course_threads()
+    if not args.bare:
+        from course.threads import use_course_threads
+        use_course_threads()
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
     def on_prof(signum, frame):
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
     while True:
         try:
-            request = boundary.read_message(channel_in)
+            request = messages.read_message(channel_in)
         except boundary.BoundaryError:
             return 2
         if request is None:
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.setitimer(signal.ITIMER_PROF, max(float(request.get("cpu", 10.0)), 0.01))
             try:
                 if request.get("procedure"):
-                    result = PROCEDURES[name](learner, *call_args, **kwargs)
+                    result = procedures[name](learner, *call_args, **kwargs)
                 else:
                     result = getattr(learner, name)(*call_args, **kwargs)
             finally:

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import torch
 
-from checks import boundary
+from checks import boundary, messages
 from checks.framework import CPUTimeExceeded, LearnerRaised, MissingFunction, WallTimeExceeded
 from checks.sandbox import Limits, SandboxedLearner, bwrap_works, copy_back, process_limit_kind
 from course.containers import Examples, Params, TrainHistory
@@ -35,8 +35,8 @@ def test_bwrap_is_there_in_ci():
 # ------------------------------------------------------------------ the boundary
 
 def roundtrip(value):
-    data = boundary.dumps({"v": value})
-    return boundary.read_message(io.BytesIO(data))["v"]
+    data = messages.dumps({"v": value})
+    return messages.read_message(io.BytesIO(data))["v"]
 
 
 def test_values_cross_as_data():
@@ -86,20 +86,20 @@ def test_nothing_else_crosses_and_nothing_is_unpickled():
         pass
     for value in (Sneaky([1]), object(), lambda: 1, np.array([object()], dtype=object).reshape(1, 1)[0, 0]):
         with pytest.raises(boundary.BoundaryError):
-            boundary.dumps({"v": value})
+            messages.dumps({"v": value})
     # An array message that would need unpickling (an object array written with pickle) is refused.
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     text = b'{"v": {"$nd": 0}}'
     blob = buffer.getvalue()
-    payload = text + boundary.ARRAY.pack(len(blob)) + blob
-    message = boundary.HEADER.pack(len(payload), len(text)) + payload
+    payload = text + messages.ARRAY.pack(len(blob)) + blob
+    message = messages.HEADER.pack(len(payload), len(text)) + payload
     with pytest.raises(boundary.BoundaryError, match="unpickling"):
-        boundary.read_message(io.BytesIO(message))
+        messages.read_message(io.BytesIO(message))
     for bad in (b'{"v": {"$dc": "Popen", "fields": {}}}', b'{"v": {"$nd": 7}}', b"[1]", b"not json"):
-        message = boundary.HEADER.pack(len(bad), len(bad)) + bad
+        message = messages.HEADER.pack(len(bad), len(bad)) + bad
         with pytest.raises(boundary.BoundaryError):
-            boundary.read_message(io.BytesIO(message))
+            messages.read_message(io.BytesIO(message))
 
 
 def test_copy_back_updates_the_callers_objects():
@@ -156,8 +156,8 @@ def test_the_sandbox_sees_only_its_own_files(tmp_path):
     assert seen[str(REPO / "solutions" / "lesson03_masking.py")] is False
     assert seen[str(REPO / "checks")] is False
     assert seen[str(REPO)] in (False, [".venv"])              # at most the (read-only) venv is bound there
-    assert seen["/box/code/checks"] == ["__init__.py", "boundary.py", "learner_file.py", "procedures.py",
-                                        "sandbox_worker.py"]
+    assert seen["/box/code/checks"] == ["__init__.py", "boundary.py", "learner_file.py", "messages.py",
+                                        "procedures.py", "sandbox_worker.py"]
     assert seen["/box/code/solutions"] == ["__init__.py", "lesson01_cleaning.py", "lesson02_vocabularies.py"]
     assert seen["network"] is False and seen["own file writable"] is False
     assert len(seen["pids"]) <= 3                          # its own PID namespace
