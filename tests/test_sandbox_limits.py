@@ -8,6 +8,7 @@ the idle tests sleep, and the limits are the kernel's counts of memory, processe
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -329,3 +330,18 @@ def test_the_empty_cgroups_of_a_killed_grader_are_cleared_before_grading():
     finally:
         if stale.exists():
             stale.rmdir()
+
+
+def test_docs_grading_states_the_sandboxs_limits_as_the_code_sets_them():
+    # docs/grading.md quotes these figures to instructors: they are the code's constants.
+    from checks import sandbox, sandbox_box, sandbox_process
+
+    doc = " ".join((Path(__file__).resolve().parents[1] / "docs" / "grading.md").read_text().split())
+    assert sandbox.IDLE_S == 3.0 and "when for 3 s no thread" in doc
+    assert sandbox_process.TICK_S == 0.2 and "every 0.2 s" in doc
+    assert sandbox_box.TMPFS_BYTES == 256 << 20 and "256 MiB tmpfs for `/tmp`" in doc
+    assert sandbox_box.SHM_BYTES == 16 << 20 and "16 MiB one for `/dev/shm`" in doc
+    assert sandbox_process.LIBRARIES_MB == 512 and "512 MiB for the libraries" in doc
+    assert sandbox_process.PROCESS_LIMIT == 64 and "64 processes and threads" in doc
+    assert sandbox_process.CPU_GRACE_S == 2.0 and "more than 2 s past its allowance" in doc
+    assert "--disable-userns" in Path(sandbox_box.__file__).read_text() and "--disable-userns" in doc
