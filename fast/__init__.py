@@ -7,7 +7,9 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.mse_training`: lesson 6's training loop with the gradients of lessons 5-6
   written out by hand (no autograd) and the evaluation of :mod:`fast.mse_evaluation`;
 - :mod:`fast.mse_evaluation`: lesson 6's ``evaluate`` for the training and validation
-  sets at once, with the bookkeeping done once per run, sparse products and threads.
+  sets at once, with the bookkeeping done once per run, sparse products and threads;
+- :mod:`fast.ease`: lesson 10's ``ease_weights`` with its Gram matrix counted sparse for
+  light users and in 8-bit dense products for heavy ones (exact counts, side by side).
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

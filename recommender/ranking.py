@@ -18,6 +18,7 @@ import torch
 
 from course import measure
 from course.config import AUTOENCODER_MAX_CELLS, CourseConfig
+from fast import ease as fast_ease
 from fast import ranking as fast_ranking
 from recommender import models, paths
 from recommender.code import Code
@@ -114,6 +115,20 @@ def ranking_path(code: Code) -> paths.TrainingPath:
     return paths.choose("ranking (lesson 10's rank_unseen)", code, fast_ranking.STANDS_FOR, "fast/ranking.py")
 
 
+def baseline_code(code: Code) -> SimpleNamespace:
+    """``code`` with lesson 10's ``ease_weights`` on the fast path (fast/ease.py) where it is
+    the reference's: the textbook's sparse product spends most of EASE's time at ML-32M size."""
+    if code.yours_among(fast_ease.STANDS_FOR):
+        return code
+    l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
+    l10.ease_weights = fast_ease.ease_weights
+    return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
+
+
+def ease_path(code: Code) -> paths.TrainingPath:
+    return paths.choose("EASE (lesson 10's ease_weights)", code, fast_ease.STANDS_FOR, "fast/ease.py")
+
+
 def _checker(name: str, code: Code, cfg: CourseConfig, check: MetricCheck):
     """Called with every block the learner's lesson 10 ranked: the reference's ranking and
     metrics of the same scores, and every difference (at most one sentence per kind)."""
@@ -167,7 +182,7 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
                                                             cfg.retrieval.popularity_weight_for(split_kind), code,
                                                             **models.retrieval_fast_parts(retrieval.path)),
                    **({"autoencoder": ae.autoencoder_scorer(autoencoder.model, task, code.l13)} if autoencoder else {}),
-                   **ev.baseline_scorers(task, cfg.ranking, code)}
+                   **ev.baseline_scorers(task, cfg.ranking, baseline_code(code))}
     evaluation_code = ranking_code(code)
     check = MetricCheck() if code.yours_among({10: METRIC_FUNCTIONS}) else None
     metrics, per_user, costs = {}, {}, {}

@@ -8,7 +8,8 @@ cannot hide a wrong formula) and to a relative tolerance of 1e-6:
   repeat a movie, whose id embedding row then collects several contributions);
 - fast.mse_evaluation.evaluate_sets: lesson 6's ``evaluate`` on every set;
 - fast.mse_training.train: lesson 6's ``train`` after 300 steps: the same history (steps,
-  both losses, best step, early stop) and the same parameters.
+  both losses, best step, early stop) and the same parameters;
+- fast.ease.ease_weights: lesson 10's ``ease_weights``, its Gram matrix bit for bit.
 
 Each fast module names what it stands in for (``STANDS_FOR``); the names must exist in the
 lessons, so a renamed lesson function cannot leave a fast path standing in for nothing.
@@ -25,13 +26,13 @@ from checks import fixtures
 from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
-from fast import mse_evaluation, mse_training, ranking, retrieval_contexts
+from fast import ease, mse_evaluation, mse_training, ranking, retrieval_contexts
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
-FAST_MODULES = (mse_training, mse_evaluation, ranking, retrieval_contexts)
+FAST_MODULES = (mse_training, mse_evaluation, ranking, retrieval_contexts, ease)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -285,3 +286,28 @@ def test_fast_implicit_context_rows_are_lesson_12s(genres_only):
     got = retrieval_contexts.implicit_context_rows(split, users, s.movie_index, s.movie_genres, genres_only)
     assert torch.equal(got.row_starts, want.row_starts) and torch.equal(got.columns, want.columns)
     assert_close(got.values.double(), want.values.double(), "the context values")
+
+
+@pytest.mark.parametrize("dense_share", [0.0, 0.5, 1.0], ids=["all sparse", "mixed", "all dense"])
+def test_fast_ease_weights_are_lesson_10s(monkeypatch, dense_share):
+    """Ratings 1..5 and explicit zeros stored (a zero is not a rating), users with no rating,
+    a catalogue width that is not a multiple of 8, dense blocks smaller than the class; the
+    users split between the sparse and the dense product by moving the cost threshold."""
+    from solutions import lesson10_ranking as l10
+
+    generator = torch.Generator().manual_seed(3)
+    users, movies = 90, 37
+    ratings = torch.randint(0, 6, (users, movies), generator=generator) * (torch.rand((users, movies),
+                                                                                       generator=generator) < 0.3)
+    ratings[5] = 0
+    stored = ratings.to(torch.float64).to_sparse_csr()
+    some_zeroed = stored.values() * (torch.arange(len(stored.values())) % 3 != 0)   # stored, yet no rating
+    stored_zeros = torch.sparse_csr_tensor(stored.crow_indices(), stored.col_indices(), some_zeroed, stored.shape)
+    heavy_from = float(torch.quantile((ratings > 0).sum(dim=1).double(), 1.0 - dense_share)) if dense_share else 1e9
+    monkeypatch.setattr(ease, "DENSE_PRODUCT_COST", heavy_from ** 2 * ease.SPARSE_PAIR_COST / (2.0 * movies ** 2) * 0.999)
+    monkeypatch.setattr(ease, "DENSE_BLOCK_USERS", 16)
+    for interactions in (stored, (stored.to_dense() + 0).to_sparse_csr(), stored_zeros):
+        want_counts = (interactions.to_dense() != 0).to(torch.float64)
+        assert torch.equal(ease.cooccurrence_counts(interactions).to(torch.float64), want_counts.T @ want_counts)
+        assert_close(ease.ease_weights(interactions, 3.0), l10.ease_weights(interactions, 3.0), "EASE weights")
+    assert torch.equal(ease.ease_weights(stored, 3.0), l10.ease_weights(stored, 3.0))
