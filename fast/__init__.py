@@ -7,7 +7,11 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.mse_training`: lesson 6's training loop with the gradients of lessons 5-6
   written out by hand (no autograd) and the evaluation of :mod:`fast.mse_evaluation`;
 - :mod:`fast.mse_evaluation`: lesson 6's ``evaluate`` for the training and validation
-  sets at once, with the bookkeeping done once per run, sparse products and threads.
+  sets at once, with the bookkeeping done once per run, sparse products and threads;
+- :mod:`fast.ranking`: lesson 10's ``rank_unseen`` by selection (``torch.topk``) instead of
+  a sort of every row, the seen movies read from sparse rows;
+- :mod:`fast.ranking_metrics`: lesson 10's ``ranking_metrics`` with the labels read from
+  sparse rows instead of a dense [users, movies] matrix.
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

@@ -19,6 +19,7 @@ import torch
 from course import measure
 from course.config import AUTOENCODER_MAX_CELLS, CourseConfig
 from fast import ranking as fast_ranking
+from fast import ranking_metrics as fast_metrics
 from recommender import models, paths
 from recommender.code import Code
 from solutions import autoencoder as ae
@@ -100,18 +101,31 @@ def measured():
         result.seconds, result.peak_gib = time.perf_counter() - start, measure.peak_gib()
 
 
+#: Lesson 10's fast stand-ins of the evaluation, each run where its lesson functions are the reference's.
+RANKING_FAST_MODULES = (fast_ranking, fast_metrics)
+
+
 def ranking_code(code: Code) -> SimpleNamespace:
-    """``code`` with lesson 10's ``rank_unseen`` on the fast path (fast/ranking.py) where it is
-    the reference's: the textbook sorts each user's whole row."""
-    if code.yours_among(fast_ranking.STANDS_FOR):
+    """``code`` with lesson 10's ``rank_unseen`` (fast/ranking.py: the textbook sorts each
+    user's whole row) and ``ranking_metrics`` (fast/ranking_metrics.py: the textbook reads
+    the labels dense) on their fast paths, each where it is the reference's."""
+    swaps = {name: getattr(module, name) for module in RANKING_FAST_MODULES
+             if not code.yours_among(module.STANDS_FOR) for name in module.STANDS_FOR[10]}
+    if not swaps:
         return code
     l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
-    l10.rank_unseen = fast_ranking.rank_unseen
+    for name, function in swaps.items():
+        setattr(l10, name, function)
     return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
 
 
 def ranking_path(code: Code) -> paths.TrainingPath:
     return paths.choose("ranking (lesson 10's rank_unseen)", code, fast_ranking.STANDS_FOR, "fast/ranking.py")
+
+
+def metrics_path(code: Code) -> paths.TrainingPath:
+    return paths.choose("ranking metrics (lesson 10's ranking_metrics)", code, fast_metrics.STANDS_FOR,
+                        "fast/ranking_metrics.py")
 
 
 def _checker(name: str, code: Code, cfg: CourseConfig, check: MetricCheck):

@@ -226,6 +226,17 @@ def first_columns(matrix: torch.Tensor, columns: int) -> torch.Tensor:
     return sparse_csr(row_starts, matrix.col_indices()[keep], matrix.values()[keep], (matrix.shape[0], columns))
 
 
+def chosen_columns(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """The columns ``columns`` (ascending) of a sparse CSR matrix, still sparse CSR: column
+    ``columns[j]`` becomes column j."""
+    place = torch.searchsorted(columns, matrix.col_indices()).clamp(max=max(len(columns) - 1, 0))
+    keep = columns[place] == matrix.col_indices() if len(columns) else torch.zeros_like(place, dtype=torch.bool)
+    row_of = torch.repeat_interleave(torch.arange(matrix.shape[0]), matrix.crow_indices().diff())
+    row_starts = torch.zeros(matrix.shape[0] + 1, dtype=torch.int64)
+    row_starts[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=matrix.shape[0]), 0)
+    return sparse_csr(row_starts, place[keep], matrix.values()[keep], (matrix.shape[0], len(columns)))
+
+
 def baseline_scores(task: RankingTask, cfg: RankingConfig,
                     code: SimpleNamespace | None = None) -> dict[str, torch.Tensor]:
     """Every baseline's scores ``[U, M]`` for all the held-out users at once (small data: the
@@ -281,33 +292,45 @@ def evaluate_ranking(scorer: Scorer, task: RankingTask, cfg: RankingConfig,
     block is ranked by lesson 10's ``rank_unseen`` to the depth the MRR needs (the whole
     catalogue unless ``cfg.mrr_depth``), scored by ``ranking_metrics``, and only its top k is
     kept, for ``catalogue_coverage`` at the end. ``blocks``, if given, is called with each
-    block's ``(first, last, scores, seen, relevant, ranked)`` (the demo's metric check)."""
+    block's ``(first, last, scores, seen, relevant, ranked)`` (the demo's metric check).
+
+    A fast stand-in for ``rank_unseen`` or ``ranking_metrics`` (``fast/``) that says
+    ``takes_sparse_rows`` gets the block's histories or labels as sparse CSR rows instead:
+    dense, they are a catalogue wide, and making and reading them costs more than the
+    ranking. Lesson 10's own functions always get them dense."""
     l10 = (code or REFERENCE).l10
     k, movies = cfg.k, task.num_movies
     depth = movies if cfg.mrr_depth is None else min(movies, max(cfg.mrr_depth, k))
+    sparse_seen = getattr(l10.rank_unseen, "takes_sparse_rows", False)
+    sparse_relevant = getattr(l10.ranking_metrics, "takes_sparse_rows", False)
     parts, tops = [], []
     chart = torch.sort(scorer.shared, descending=True, stable=True).indices if isinstance(scorer, SharedScorer) \
         else None
     for first in range(0, task.num_users, cfg.block_users):
         last = min(first + cfg.block_users, task.num_users)
-        seen, relevant = task.seen_rows(first, last), task.relevant_rows(first, last)
+        seen = sparse_rows(task.seen, first, last) if sparse_seen else task.seen_rows(first, last)
+        relevant = sparse_rows(task.relevant, first, last) if sparse_relevant else task.relevant_rows(first, last)
         scores = None if isinstance(scorer, LeadingScorer) and scorer.leading < movies else scorer(first, last)
         if isinstance(scorer, LeadingScorer) and scorer.leading < movies:
             width = min(movies, scorer.leading + depth + int(task.seen.crow_indices()[first:last + 1].diff().max()))
             scores = scorer(first, last, width)
-            ranked = l10.rank_unseen(scores, seen[:, :width], depth)
+            ranked = l10.rank_unseen(scores, first_columns(seen, width) if sparse_seen else seen[:, :width], depth)
         elif chart is not None:
             # The same chart for everyone: every user's first `depth` unseen movies are among
             # the chart's first depth + (most movies a user of the block has seen); rank those
             # columns only, in catalogue order so that ties still go to the lower row.
             width = min(movies, depth + int(task.seen.crow_indices()[first:last + 1].diff().max()))
             columns = torch.sort(chart[:width]).values
-            ranked = columns[l10.rank_unseen(scores[:, columns], seen[:, columns], depth)]
+            ranked = columns[l10.rank_unseen(scores[:, columns],
+                                             chosen_columns(seen, columns) if sparse_seen else seen[:, columns],
+                                             depth)]
         else:
             ranked = l10.rank_unseen(scores, seen, depth)
         parts.append(l10.ranking_metrics(ranked, relevant, k))
         tops.append(ranked[:, :k])
         if blocks is not None:
+            seen = dense_rows(seen, 0, last - first) if sparse_seen else seen
+            relevant = dense_rows(relevant, 0, last - first) if sparse_relevant else relevant
             blocks(first, last, scores, seen[:, :scores.shape[1]], relevant, ranked)
     per_user = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
     top = torch.cat(tops)
