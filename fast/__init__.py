@@ -11,7 +11,9 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.ranking`: lesson 10's ``rank_unseen`` by selection (``torch.topk``) instead of
   a sort of every row, the seen movies read from sparse rows;
 - :mod:`fast.ranking_metrics`: lesson 10's ``ranking_metrics`` with the labels read from
-  sparse rows instead of a dense [users, movies] matrix.
+  sparse rows instead of a dense [users, movies] matrix;
+- :mod:`fast.retrieval_scoring`: lesson 12's ``catalogue_logits`` for the ranking, the item
+  tower once and one block's memory kept from block to block.
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

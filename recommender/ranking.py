@@ -20,6 +20,7 @@ from course import measure
 from course.config import AUTOENCODER_MAX_CELLS, CourseConfig
 from fast import ranking as fast_ranking
 from fast import ranking_metrics as fast_metrics
+from fast import retrieval_scoring as fast_scoring
 from recommender import models, paths
 from recommender.code import Code
 from solutions import autoencoder as ae
@@ -179,7 +180,8 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
         scorers = {"mse-two-tower": mse_scores,
                    "softmax-two-tower": ev.retrieval_scorer(retrieval.model, s, task, cfg.retrieval.temperature,
                                                             cfg.retrieval.popularity_weight_for(split_kind), code,
-                                                            **models.retrieval_fast_parts(retrieval.path)),
+                                                            **models.retrieval_fast_parts(retrieval.path),
+                                                            **retrieval_logits(retrieval, s, cfg, code)),
                    **({"autoencoder": ae.autoencoder_scorer(autoencoder.model, task, code.l13)} if autoencoder else {}),
                    **ev.baseline_scorers(task, cfg.ranking, code)}
     evaluation_code = ranking_code(code)
@@ -199,6 +201,16 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
     return SplitRanking(split_kind, s, task, mse_model, retrieval, metrics, per_user, interval, autoencoder,
                         versus_ease, check, costs,
                         ev.ease_movies(task, cfg.ranking), len(mse_model.data.top_movies))
+
+
+def retrieval_logits(retrieval: models.RetrievalModel, s: SimpleNamespace, cfg: CourseConfig, code: Code) -> dict:
+    """Lesson 12's ``catalogue_logits`` of the ranking on the fast path (fast/retrieval_scoring.py)
+    where it and the towers are the reference's; nothing on the textbook path."""
+    if code.yours_among(fast_scoring.STANDS_FOR):
+        return {}
+    params = retrieval.model.params
+    return {"logits": fast_scoring.CatalogueLogits(params, s.movie_genres.to(params.user_W.device),
+                                                   cfg.retrieval.temperature)}
 
 
 def autoencoder_fits(task: ev.RankingTask) -> bool:

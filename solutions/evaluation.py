@@ -130,8 +130,22 @@ CONTEXT_BLOCK_USERS = 2048
 
 #: A predictor's scores for held-out users ``first..last-1``: float ``[last - first, M]``.
 #: The evaluation asks for one block of users at a time, so no [all users, all movies]
-#: matrix is ever made.
+#: matrix is ever made. A scorer may give the same memory back for every block: a block's
+#: scores are read before the next block is asked for (copy them to keep them).
 Scorer = Callable[[int, int], torch.Tensor]
+
+
+class ReusedMemory:
+    """One tensor's memory, handed out again for every block of the same size or smaller."""
+
+    def __init__(self) -> None:
+        self.memory: torch.Tensor | None = None
+
+    def of(self, shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+        size = shape[0] * shape[1]
+        if self.memory is None or self.memory.numel() < size or self.memory.dtype != dtype:
+            self.memory = torch.empty(size, dtype=dtype)
+        return self.memory[:size].view(shape)
 
 
 class SharedScorer:
@@ -178,11 +192,15 @@ def baseline_scorers(task: RankingTask, cfg: RankingConfig, code: SimpleNamespac
     l10 = (code or REFERENCE).l10
     num_movies = task.num_movies
     generator = torch.Generator().manual_seed(cfg.random_seed)
-    # Blocks are drawn in order from one generator: the same numbers as one [U, M] draw.
+    # Blocks are drawn in order from one generator: the same numbers as one [U, M] draw. They
+    # are drawn into the same memory each time (a fresh float64 block is 700 MB at ML-32M
+    # size, which the system zeroes page by page: more than the draws cost).
+    block = ReusedMemory()
     popular = l10.most_popular_scores(task.train_interactions)
     bayesian = l10.bayesian_average_scores(task.train_rating_sum, task.train_rating_count, cfg.bayes_prior_weight)
     return {
-        "random": lambda first, last: torch.rand((last - first, num_movies), generator=generator, dtype=torch.float64),
+        "random": lambda first, last: torch.rand((last - first, num_movies), generator=generator, dtype=torch.float64,
+                                                 out=block.of((last - first, num_movies), torch.float64)),
         "most-popular": SharedScorer(popular),
         "bayesian-average": SharedScorer(bayesian),
         "ease": ease_scorer(task, cfg, code),
@@ -476,13 +494,16 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
 
 def retrieval_scorer(model: RetrievalModel, s: SimpleNamespace, task: RankingTask,
                      temperature: float, popularity_weight: float, code: SimpleNamespace | None = None,
-                     context_rows: Callable | None = None, contexts_as: Callable | None = None) -> Scorer:
+                     context_rows: Callable | None = None, contexts_as: Callable | None = None,
+                     logits: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Scorer:
     """The retrieval model's :data:`Scorer` for the held-out users, from their history only:
     the logits at the training temperature plus ``popularity_weight`` times the log-popularity
     of the training users (the prior the towers cannot hold: they have no per-movie bias).
     Each block's contexts are made for that block (``[B, M + G]``: a whole catalogue wide),
     or, with ``context_rows`` and ``contexts_as`` (the fast path's), once for every held-out
-    user as sparse rows."""
+    user as sparse rows. ``logits(contexts)``, if given (the fast path's, which keeps one
+    block's memory from call to call), stands in for lesson 12's ``catalogue_logits`` of the
+    model at ``temperature``; the prior is then added in place."""
     l12 = (code or REFERENCE).l12
     device = model.params.user_W.device
     genres = s.movie_genres.to(device)
@@ -495,8 +516,10 @@ def retrieval_scorer(model: RetrievalModel, s: SimpleNamespace, task: RankingTas
             contexts = l12.implicit_contexts(s.split, task.eval_users[first:last], s.movie_index, s.movie_genres)
         else:
             contexts = rows[torch.arange(first, last)]
-        logits = l12.catalogue_logits(model.params, contexts.to(device), genres, temperature).cpu()
-        return logits + popularity_weight * model.log_popularity[None, :]
+        prior = popularity_weight * model.log_popularity[None, :]
+        if logits is not None:
+            return logits(contexts.to(device)).cpu().add_(prior)
+        return l12.catalogue_logits(model.params, contexts.to(device), genres, temperature).cpu() + prior
     return scores
 
 

@@ -28,13 +28,13 @@ from checks import fixtures
 from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
-from fast import mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts
+from fast import mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
-FAST_MODULES = (mse_training, mse_evaluation, ranking, ranking_metrics, retrieval_contexts)
+FAST_MODULES = (mse_training, mse_evaluation, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -348,3 +348,38 @@ def test_fast_implicit_context_rows_are_lesson_12s(genres_only):
     got = retrieval_contexts.implicit_context_rows(split, users, s.movie_index, s.movie_genres, genres_only)
     assert torch.equal(got.row_starts, want.row_starts) and torch.equal(got.columns, want.columns)
     assert_close(got.values.double(), want.values.double(), "the context values")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fast_catalogue_logits_are_lesson_12s(dtype):
+    """fast.retrieval_scoring.CatalogueLogits: lesson 12's ``catalogue_logits`` exactly, block
+    after block (a smaller block after a larger one reuses its memory), from dense contexts
+    and from sparse rows; and the retrieval scorer built on it gives the textbook's scores."""
+    from course.containers import ContextRows
+    from fast import retrieval_contexts, retrieval_scoring
+    from solutions import evaluation as ev
+    from solutions import lesson12_retrieval as l12
+
+    fx = fixtures.retrieval()
+    genres = fixtures.prepared().movie_genres.to(dtype)
+    params = Params(*(p.to(dtype) for p in l12_parameters(fx, genres)))
+    contexts = fx.contexts.to(dtype)
+    logits = retrieval_scoring.CatalogueLogits(params, genres, 0.05)
+    sparse = retrieval_contexts.SparseContexts(ContextRows.from_dense([contexts]))
+    for first, last in ((0, 9), (9, 13), (13, 14)):
+        # Each against the textbook fed the same contexts (a sparse product adds in another order).
+        for block in (contexts[first:last], sparse[torch.arange(first, last)]):
+            want = l12.catalogue_logits(params, block, genres, 0.05)
+            assert torch.equal(logits(block), want), (first, last, block.layout)
+
+    s = fixtures.stages()
+    task = ev.ranking_task(s, s.train_users, s.val_users, CONFIGS["fixture"].ranking)
+    # The scorer makes lesson 12's float32 contexts: the model in float32, as it is trained.
+    model = ev.RetrievalModel(Params(*(p.float() for p in l12_parameters(fx, s.movie_genres.double()))), [],
+                              fx.context_index, ev.log_popularity(task))
+    textbook = ev.retrieval_scorer(model, s, task, 0.05, 1.5)
+    fast = ev.retrieval_scorer(model, s, task, 0.05, 1.5,
+                               logits=retrieval_scoring.CatalogueLogits(model.params, s.movie_genres, 0.05))
+    for first in range(0, task.num_users, 5):
+        last = min(first + 5, task.num_users)
+        assert torch.equal(fast(first, last), textbook(first, last)), first
