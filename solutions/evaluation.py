@@ -170,15 +170,17 @@ class LeadingScorer:
 
     def __init__(self, leading: int, num_movies: int, known: Callable[[int, int], torch.Tensor]) -> None:
         self.leading, self.num_movies, self.known = leading, num_movies, known
+        self.block = ReusedMemory()   # the same memory for every block (a fresh one is zeroed page by page)
 
     def __call__(self, first: int, last: int, width: int | None = None) -> torch.Tensor:
         part = self.known(first, last)
         width = self.num_movies if width is None else width
         if width <= self.leading:
             return part[:, :width]
-        rest = torch.full((last - first, width - self.leading), float(part.min()) - 1.0 if part.numel() else 0.0,
-                          dtype=part.dtype)
-        return torch.cat([part, rest], dim=1)
+        scores = self.block.of((last - first, width), part.dtype)
+        scores[:, :self.leading] = part
+        scores[:, self.leading:] = float(part.min()) - 1.0 if part.numel() else 0.0
+        return scores
 
 
 def dense_scorer(scores: torch.Tensor) -> Scorer:
@@ -247,8 +249,10 @@ def first_columns(matrix: torch.Tensor, columns: int) -> torch.Tensor:
 def chosen_columns(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
     """The columns ``columns`` (ascending) of a sparse CSR matrix, still sparse CSR: column
     ``columns[j]`` becomes column j."""
-    place = torch.searchsorted(columns, matrix.col_indices()).clamp(max=max(len(columns) - 1, 0))
-    keep = columns[place] == matrix.col_indices() if len(columns) else torch.zeros_like(place, dtype=torch.bool)
+    position = torch.full((matrix.shape[1],), -1, dtype=torch.int64)
+    position[columns] = torch.arange(len(columns))
+    place = position[matrix.col_indices()]
+    keep = place >= 0
     row_of = torch.repeat_interleave(torch.arange(matrix.shape[0]), matrix.crow_indices().diff())
     row_starts = torch.zeros(matrix.shape[0] + 1, dtype=torch.int64)
     row_starts[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=matrix.shape[0]), 0)
