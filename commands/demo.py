@@ -394,7 +394,8 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     heading("Ranking: what lands in a held-out user's top 10 (lessons 10-13)")
     print(f"each split's own models, trained on its training users; every held-out user scored and ranked in "
           f"blocks of {cfg.ranking.block_users:,} (lesson 10's rank_unseen: "
-          f"{ranking.ranking_path(code).describe()}; EASE's weights, lesson 10's ease_weights: "
+          f"{ranking.ranking_path(code).describe()}; its ranking_metrics: "
+          f"{ranking.metrics_path(code).describe()}; EASE's weights, lesson 10's ease_weights: "
           f"{ranking.ease_path(code).describe()})")
     results: dict[str, ranking.SplitRanking] = {}
     for split_kind in ranking.SPLITS:

@@ -8,6 +8,12 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
   written out by hand (no autograd) and the evaluation of :mod:`fast.mse_evaluation`;
 - :mod:`fast.mse_evaluation`: lesson 6's ``evaluate`` for the training and validation
   sets at once, with the bookkeeping done once per run, sparse products and threads;
+- :mod:`fast.ranking`: lesson 10's ``rank_unseen`` by selection (``torch.topk``) instead of
+  a sort of every row, the seen movies read from sparse rows;
+- :mod:`fast.ranking_metrics`: lesson 10's ``ranking_metrics`` with the labels read from
+  sparse rows instead of a dense [users, movies] matrix;
+- :mod:`fast.retrieval_scoring`: lesson 12's ``catalogue_logits`` for the ranking, the item
+  tower once and one block's memory kept from block to block.
 - :mod:`fast.ease`: lesson 10's ``ease_weights`` with its Gram matrix counted sparse for
   light users and in 8-bit dense products for heavy ones (exact counts, side by side).
 

@@ -20,6 +20,8 @@ from course import measure
 from course.config import AUTOENCODER_MAX_CELLS, CourseConfig
 from fast import ease as fast_ease
 from fast import ranking as fast_ranking
+from fast import ranking_metrics as fast_metrics
+from fast import retrieval_scoring as fast_scoring
 from recommender import models, paths
 from recommender.code import Code
 from solutions import autoencoder as ae
@@ -101,13 +103,21 @@ def measured():
         result.seconds, result.peak_gib = time.perf_counter() - start, measure.peak_gib()
 
 
+#: Lesson 10's fast stand-ins of the evaluation, each run where its lesson functions are the reference's.
+RANKING_FAST_MODULES = (fast_ranking, fast_metrics)
+
+
 def ranking_code(code: Code) -> SimpleNamespace:
-    """``code`` with lesson 10's ``rank_unseen`` on the fast path (fast/ranking.py) where it is
-    the reference's: the textbook sorts each user's whole row."""
-    if code.yours_among(fast_ranking.STANDS_FOR):
+    """``code`` with lesson 10's ``rank_unseen`` (fast/ranking.py: the textbook sorts each
+    user's whole row) and ``ranking_metrics`` (fast/ranking_metrics.py: the textbook reads
+    the labels dense) on their fast paths, each where it is the reference's."""
+    swaps = {name: getattr(module, name) for module in RANKING_FAST_MODULES
+             if not code.yours_among(module.STANDS_FOR) for name in module.STANDS_FOR[10]}
+    if not swaps:
         return code
     l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
-    l10.rank_unseen = fast_ranking.rank_unseen
+    for name, function in swaps.items():
+        setattr(l10, name, function)
     return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
 
 
@@ -127,6 +137,11 @@ def baseline_code(code: Code) -> SimpleNamespace:
 
 def ease_path(code: Code) -> paths.TrainingPath:
     return paths.choose("EASE (lesson 10's ease_weights)", code, fast_ease.STANDS_FOR, "fast/ease.py")
+
+
+def metrics_path(code: Code) -> paths.TrainingPath:
+    return paths.choose("ranking metrics (lesson 10's ranking_metrics)", code, fast_metrics.STANDS_FOR,
+                        "fast/ranking_metrics.py")
 
 
 def _checker(name: str, code: Code, cfg: CourseConfig, check: MetricCheck):
@@ -180,7 +195,8 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
         scorers = {"mse-two-tower": mse_scores,
                    "softmax-two-tower": ev.retrieval_scorer(retrieval.model, s, task, cfg.retrieval.temperature,
                                                             cfg.retrieval.popularity_weight_for(split_kind), code,
-                                                            **models.retrieval_fast_parts(retrieval.path)),
+                                                            **models.retrieval_fast_parts(retrieval.path),
+                                                            **retrieval_logits(retrieval, s, cfg, code)),
                    **({"autoencoder": ae.autoencoder_scorer(autoencoder.model, task, code.l13)} if autoencoder else {}),
                    **ev.baseline_scorers(task, cfg.ranking, baseline_code(code))}
     evaluation_code = ranking_code(code)
@@ -200,6 +216,16 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
     return SplitRanking(split_kind, s, task, mse_model, retrieval, metrics, per_user, interval, autoencoder,
                         versus_ease, check, costs,
                         ev.ease_movies(task, cfg.ranking), len(mse_model.data.top_movies))
+
+
+def retrieval_logits(retrieval: models.RetrievalModel, s: SimpleNamespace, cfg: CourseConfig, code: Code) -> dict:
+    """Lesson 12's ``catalogue_logits`` of the ranking on the fast path (fast/retrieval_scoring.py)
+    where it and the towers are the reference's; nothing on the textbook path."""
+    if code.yours_among(fast_scoring.STANDS_FOR):
+        return {}
+    params = retrieval.model.params
+    return {"logits": fast_scoring.CatalogueLogits(params, s.movie_genres.to(params.user_W.device),
+                                                   cfg.retrieval.temperature)}
 
 
 def autoencoder_fits(task: ev.RankingTask) -> bool:

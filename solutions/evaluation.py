@@ -130,8 +130,22 @@ CONTEXT_BLOCK_USERS = 2048
 
 #: A predictor's scores for held-out users ``first..last-1``: float ``[last - first, M]``.
 #: The evaluation asks for one block of users at a time, so no [all users, all movies]
-#: matrix is ever made.
+#: matrix is ever made. A scorer may give the same memory back for every block: a block's
+#: scores are read before the next block is asked for (copy them to keep them).
 Scorer = Callable[[int, int], torch.Tensor]
+
+
+class ReusedMemory:
+    """One tensor's memory, handed out again for every block of the same size or smaller."""
+
+    def __init__(self) -> None:
+        self.memory: torch.Tensor | None = None
+
+    def of(self, shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+        size = shape[0] * shape[1]
+        if self.memory is None or self.memory.numel() < size or self.memory.dtype != dtype:
+            self.memory = torch.empty(size, dtype=dtype)
+        return self.memory[:size].view(shape)
 
 
 class SharedScorer:
@@ -156,15 +170,17 @@ class LeadingScorer:
 
     def __init__(self, leading: int, num_movies: int, known: Callable[[int, int], torch.Tensor]) -> None:
         self.leading, self.num_movies, self.known = leading, num_movies, known
+        self.block = ReusedMemory()   # the same memory for every block (a fresh one is zeroed page by page)
 
     def __call__(self, first: int, last: int, width: int | None = None) -> torch.Tensor:
         part = self.known(first, last)
         width = self.num_movies if width is None else width
         if width <= self.leading:
             return part[:, :width]
-        rest = torch.full((last - first, width - self.leading), float(part.min()) - 1.0 if part.numel() else 0.0,
-                          dtype=part.dtype)
-        return torch.cat([part, rest], dim=1)
+        scores = self.block.of((last - first, width), part.dtype)
+        scores[:, :self.leading] = part
+        scores[:, self.leading:] = float(part.min()) - 1.0 if part.numel() else 0.0
+        return scores
 
 
 def dense_scorer(scores: torch.Tensor) -> Scorer:
@@ -178,11 +194,15 @@ def baseline_scorers(task: RankingTask, cfg: RankingConfig, code: SimpleNamespac
     l10 = (code or REFERENCE).l10
     num_movies = task.num_movies
     generator = torch.Generator().manual_seed(cfg.random_seed)
-    # Blocks are drawn in order from one generator: the same numbers as one [U, M] draw.
+    # Blocks are drawn in order from one generator: the same numbers as one [U, M] draw. They
+    # are drawn into the same memory each time (a fresh float64 block is 700 MB at ML-32M
+    # size, which the system zeroes page by page: more than the draws cost).
+    block = ReusedMemory()
     popular = l10.most_popular_scores(task.train_interactions)
     bayesian = l10.bayesian_average_scores(task.train_rating_sum, task.train_rating_count, cfg.bayes_prior_weight)
     return {
-        "random": lambda first, last: torch.rand((last - first, num_movies), generator=generator, dtype=torch.float64),
+        "random": lambda first, last: torch.rand((last - first, num_movies), generator=generator, dtype=torch.float64,
+                                                 out=block.of((last - first, num_movies), torch.float64)),
         "most-popular": SharedScorer(popular),
         "bayesian-average": SharedScorer(bayesian),
         "ease": ease_scorer(task, cfg, code),
@@ -224,6 +244,19 @@ def first_columns(matrix: torch.Tensor, columns: int) -> torch.Tensor:
     row_starts = torch.zeros(matrix.shape[0] + 1, dtype=torch.int64)
     row_starts[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=matrix.shape[0]), 0)
     return sparse_csr(row_starts, matrix.col_indices()[keep], matrix.values()[keep], (matrix.shape[0], columns))
+
+
+def chosen_columns(matrix: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """The columns ``columns`` (ascending) of a sparse CSR matrix, still sparse CSR: column
+    ``columns[j]`` becomes column j."""
+    position = torch.full((matrix.shape[1],), -1, dtype=torch.int64)
+    position[columns] = torch.arange(len(columns))
+    place = position[matrix.col_indices()]
+    keep = place >= 0
+    row_of = torch.repeat_interleave(torch.arange(matrix.shape[0]), matrix.crow_indices().diff())
+    row_starts = torch.zeros(matrix.shape[0] + 1, dtype=torch.int64)
+    row_starts[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=matrix.shape[0]), 0)
+    return sparse_csr(row_starts, place[keep], matrix.values()[keep], (matrix.shape[0], len(columns)))
 
 
 def baseline_scores(task: RankingTask, cfg: RankingConfig,
@@ -281,33 +314,45 @@ def evaluate_ranking(scorer: Scorer, task: RankingTask, cfg: RankingConfig,
     block is ranked by lesson 10's ``rank_unseen`` to the depth the MRR needs (the whole
     catalogue unless ``cfg.mrr_depth``), scored by ``ranking_metrics``, and only its top k is
     kept, for ``catalogue_coverage`` at the end. ``blocks``, if given, is called with each
-    block's ``(first, last, scores, seen, relevant, ranked)`` (the demo's metric check)."""
+    block's ``(first, last, scores, seen, relevant, ranked)`` (the demo's metric check).
+
+    A fast stand-in for ``rank_unseen`` or ``ranking_metrics`` (``fast/``) that says
+    ``takes_sparse_rows`` gets the block's histories or labels as sparse CSR rows instead:
+    dense, they are a catalogue wide, and making and reading them costs more than the
+    ranking. Lesson 10's own functions always get them dense."""
     l10 = (code or REFERENCE).l10
     k, movies = cfg.k, task.num_movies
     depth = movies if cfg.mrr_depth is None else min(movies, max(cfg.mrr_depth, k))
+    sparse_seen = getattr(l10.rank_unseen, "takes_sparse_rows", False)
+    sparse_relevant = getattr(l10.ranking_metrics, "takes_sparse_rows", False)
     parts, tops = [], []
     chart = torch.sort(scorer.shared, descending=True, stable=True).indices if isinstance(scorer, SharedScorer) \
         else None
     for first in range(0, task.num_users, cfg.block_users):
         last = min(first + cfg.block_users, task.num_users)
-        seen, relevant = task.seen_rows(first, last), task.relevant_rows(first, last)
+        seen = sparse_rows(task.seen, first, last) if sparse_seen else task.seen_rows(first, last)
+        relevant = sparse_rows(task.relevant, first, last) if sparse_relevant else task.relevant_rows(first, last)
         scores = None if isinstance(scorer, LeadingScorer) and scorer.leading < movies else scorer(first, last)
         if isinstance(scorer, LeadingScorer) and scorer.leading < movies:
             width = min(movies, scorer.leading + depth + int(task.seen.crow_indices()[first:last + 1].diff().max()))
             scores = scorer(first, last, width)
-            ranked = l10.rank_unseen(scores, seen[:, :width], depth)
+            ranked = l10.rank_unseen(scores, first_columns(seen, width) if sparse_seen else seen[:, :width], depth)
         elif chart is not None:
             # The same chart for everyone: every user's first `depth` unseen movies are among
             # the chart's first depth + (most movies a user of the block has seen); rank those
             # columns only, in catalogue order so that ties still go to the lower row.
             width = min(movies, depth + int(task.seen.crow_indices()[first:last + 1].diff().max()))
             columns = torch.sort(chart[:width]).values
-            ranked = columns[l10.rank_unseen(scores[:, columns], seen[:, columns], depth)]
+            ranked = columns[l10.rank_unseen(scores[:, columns],
+                                             chosen_columns(seen, columns) if sparse_seen else seen[:, columns],
+                                             depth)]
         else:
             ranked = l10.rank_unseen(scores, seen, depth)
         parts.append(l10.ranking_metrics(ranked, relevant, k))
         tops.append(ranked[:, :k])
         if blocks is not None:
+            seen = dense_rows(seen, 0, last - first) if sparse_seen else seen
+            relevant = dense_rows(relevant, 0, last - first) if sparse_relevant else relevant
             blocks(first, last, scores, seen[:, :scores.shape[1]], relevant, ranked)
     per_user = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
     top = torch.cat(tops)
@@ -453,13 +498,16 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
 
 def retrieval_scorer(model: RetrievalModel, s: SimpleNamespace, task: RankingTask,
                      temperature: float, popularity_weight: float, code: SimpleNamespace | None = None,
-                     context_rows: Callable | None = None, contexts_as: Callable | None = None) -> Scorer:
+                     context_rows: Callable | None = None, contexts_as: Callable | None = None,
+                     logits: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Scorer:
     """The retrieval model's :data:`Scorer` for the held-out users, from their history only:
     the logits at the training temperature plus ``popularity_weight`` times the log-popularity
     of the training users (the prior the towers cannot hold: they have no per-movie bias).
     Each block's contexts are made for that block (``[B, M + G]``: a whole catalogue wide),
     or, with ``context_rows`` and ``contexts_as`` (the fast path's), once for every held-out
-    user as sparse rows."""
+    user as sparse rows. ``logits(contexts)``, if given (the fast path's, which keeps one
+    block's memory from call to call), stands in for lesson 12's ``catalogue_logits`` of the
+    model at ``temperature``; the prior is then added in place."""
     l12 = (code or REFERENCE).l12
     device = model.params.user_W.device
     genres = s.movie_genres.to(device)
@@ -472,8 +520,10 @@ def retrieval_scorer(model: RetrievalModel, s: SimpleNamespace, task: RankingTas
             contexts = l12.implicit_contexts(s.split, task.eval_users[first:last], s.movie_index, s.movie_genres)
         else:
             contexts = rows[torch.arange(first, last)]
-        logits = l12.catalogue_logits(model.params, contexts.to(device), genres, temperature).cpu()
-        return logits + popularity_weight * model.log_popularity[None, :]
+        prior = popularity_weight * model.log_popularity[None, :]
+        if logits is not None:
+            return logits(contexts.to(device)).cpu().add_(prior)
+        return l12.catalogue_logits(model.params, contexts.to(device), genres, temperature).cpu() + prior
     return scores
 
 

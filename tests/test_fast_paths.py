@@ -9,6 +9,9 @@ cannot hide a wrong formula) and to a relative tolerance of 1e-6:
 - fast.mse_evaluation.evaluate_sets: lesson 6's ``evaluate`` on every set;
 - fast.mse_training.train: lesson 6's ``train`` after 300 steps: the same history (steps,
   both losses, best step, early stop) and the same parameters;
+- fast.ranking.rank_unseen and fast.ranking_metrics.ranking_metrics: lesson 10's, exactly
+  (the same rankings, ties included, and the same float64 metrics), from the dense matrices
+  and from the sparse rows the streamed evaluation hands them;
 - fast.ease.ease_weights: lesson 10's ``ease_weights``, its Gram matrix bit for bit.
 
 Each fast module names what it stands in for (``STANDS_FOR``); the names must exist in the
@@ -26,13 +29,14 @@ from checks import fixtures
 from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
-from fast import ease, mse_evaluation, mse_training, ranking, retrieval_contexts
+from fast import ease, mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
-FAST_MODULES = (mse_training, mse_evaluation, ranking, retrieval_contexts, ease)
+FAST_MODULES = (mse_training, mse_evaluation, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring,
+                ease)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -219,21 +223,81 @@ def test_evaluation_threads_without_a_load_average(monkeypatch):
     assert threads.evaluation_workers() == 2
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_fast_rank_unseen_is_lesson_10s(seed):
-    """Random scores drawn from a few values (so ties everywhere), random seen movies, rows
-    with fewer unseen movies than k and a k larger than the catalogue."""
-    from fast import ranking
-    from solutions import lesson10_ranking as l10
+def as_sparse_rows(dense: torch.Tensor) -> torch.Tensor:
+    """A bool matrix as the streamed evaluation hands it over: sparse CSR, 1.0 where True."""
+    return dense.to(torch.float64).to_sparse_csr()
 
+
+def tied_scores(seed: int, users: int = 40, movies: int = 57) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random scores drawn from a few values (so ties everywhere), random seen movies, a row
+    with nothing unseen and one with fewer unseen movies than most k."""
     generator = torch.Generator().manual_seed(seed)
-    users, movies = 40, 57
     scores = torch.randint(0, 4 + seed, (users, movies), generator=generator).to(torch.float64)
     seen = torch.rand((users, movies), generator=generator) < 0.3
     seen[0] = True            # nothing unseen
     seen[1, 3:] = True        # fewer unseen movies than k
-    for k in (1, 10, movies, movies + 5):
-        assert torch.equal(ranking.rank_unseen(scores, seen, k), l10.rank_unseen(scores, seen, min(k, movies))), k
+    return scores, seen
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("layout", ["dense", "sparse rows"])
+def test_fast_rank_unseen_is_lesson_10s(seed, layout):
+    """Scores full of ties, rows with fewer unseen movies than k and a k larger than the
+    catalogue; from sparse rows the scores are given back as they came."""
+    from solutions import lesson10_ranking as l10
+
+    scores, seen = tied_scores(seed)
+    movies = scores.shape[1]
+    given = as_sparse_rows(seen) if layout == "sparse rows" else seen
+    before = scores.clone()
+    for k in (1, 10, movies - 1, movies, movies + 5):
+        assert torch.equal(ranking.rank_unseen(scores, given, k), l10.rank_unseen(scores, seen, min(k, movies))), k
+        assert torch.equal(scores, before), k
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.int64])
+def test_fast_rank_unseen_without_ties_and_with_nan_is_lesson_10s(dtype):
+    """Distinct scores (every row takes the selection's way), a few NaN scores (which the
+    textbook's sort puts first), integer scores and scores that are a view of a larger
+    matrix (which the fast path must not change)."""
+    from solutions import lesson10_ranking as l10
+
+    generator = torch.Generator().manual_seed(3)
+    whole = (torch.rand((30, 200), generator=generator, dtype=torch.float64) * 1000)
+    whole = whole.to(dtype) if dtype != torch.int64 else whole.round().to(torch.int64)
+    if dtype.is_floating_point:
+        whole[2, 5] = whole[7, 190] = float("nan")
+    seen = torch.rand((30, 200), generator=generator) < 0.2
+    for scores in (whole, whole[:, :150], whole.T.contiguous().T):
+        before = scores.clone()
+        part = seen[:, :scores.shape[1]]
+        for k in (1, 10, 100):
+            want = l10.rank_unseen(scores, part, k)
+            assert torch.equal(ranking.rank_unseen(scores, part, k), want), (k, scores.shape)
+            assert torch.equal(ranking.rank_unseen(scores, as_sparse_rows(part), k), want), (k, scores.shape)
+            torch.testing.assert_close(scores, before, rtol=0, atol=0, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("layout", ["dense", "sparse rows"])
+def test_fast_ranking_metrics_are_lesson_10s(seed, layout):
+    """The same float64 numbers, every metric and every user: rankings deeper than k, users
+    with fewer relevant movies than k and with more, users whose ranking holds no hit."""
+    from solutions import lesson10_ranking as l10
+
+    generator = torch.Generator().manual_seed(seed)
+    users, movies, depth = 50, 80, 30
+    relevant = torch.rand((users, movies), generator=generator) < 0.05 * (1 + seed)
+    relevant[torch.arange(users), torch.randint(0, movies, (users,), generator=generator)] = True   # one at least
+    relevant[0, :40] = True
+    ranked = torch.argsort(torch.rand((users, movies), generator=generator), dim=1)[:, :depth]
+    given = as_sparse_rows(relevant) if layout == "sparse rows" else relevant
+    for k in (1, 10, depth):
+        want = l10.ranking_metrics(ranked, relevant, k)
+        got = ranking_metrics.ranking_metrics(ranked, given, k)
+        assert got.keys() == want.keys()
+        for name, values in want.items():
+            assert got[name].dtype == torch.float64 and torch.equal(got[name], values), (k, name)
 
 
 @pytest.mark.parametrize("num_negatives", [None, 40], ids=["whole catalogue", "sampled softmax"])
@@ -286,6 +350,41 @@ def test_fast_implicit_context_rows_are_lesson_12s(genres_only):
     got = retrieval_contexts.implicit_context_rows(split, users, s.movie_index, s.movie_genres, genres_only)
     assert torch.equal(got.row_starts, want.row_starts) and torch.equal(got.columns, want.columns)
     assert_close(got.values.double(), want.values.double(), "the context values")
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fast_catalogue_logits_are_lesson_12s(dtype):
+    """fast.retrieval_scoring.CatalogueLogits: lesson 12's ``catalogue_logits`` exactly, block
+    after block (a smaller block after a larger one reuses its memory), from dense contexts
+    and from sparse rows; and the retrieval scorer built on it gives the textbook's scores."""
+    from course.containers import ContextRows
+    from fast import retrieval_contexts, retrieval_scoring
+    from solutions import evaluation as ev
+    from solutions import lesson12_retrieval as l12
+
+    fx = fixtures.retrieval()
+    genres = fixtures.prepared().movie_genres.to(dtype)
+    params = Params(*(p.to(dtype) for p in l12_parameters(fx, genres)))
+    contexts = fx.contexts.to(dtype)
+    logits = retrieval_scoring.CatalogueLogits(params, genres, 0.05)
+    sparse = retrieval_contexts.SparseContexts(ContextRows.from_dense([contexts]))
+    for first, last in ((0, 9), (9, 13), (13, 14)):
+        # Each against the textbook fed the same contexts (a sparse product adds in another order).
+        for block in (contexts[first:last], sparse[torch.arange(first, last)]):
+            want = l12.catalogue_logits(params, block, genres, 0.05)
+            assert torch.equal(logits(block), want), (first, last, block.layout)
+
+    s = fixtures.stages()
+    task = ev.ranking_task(s, s.train_users, s.val_users, CONFIGS["fixture"].ranking)
+    # The scorer makes lesson 12's float32 contexts: the model in float32, as it is trained.
+    model = ev.RetrievalModel(Params(*(p.float() for p in l12_parameters(fx, s.movie_genres.double()))), [],
+                              fx.context_index, ev.log_popularity(task))
+    textbook = ev.retrieval_scorer(model, s, task, 0.05, 1.5)
+    fast = ev.retrieval_scorer(model, s, task, 0.05, 1.5,
+                               logits=retrieval_scoring.CatalogueLogits(model.params, s.movie_genres, 0.05))
+    for first in range(0, task.num_users, 5):
+        last = min(first + 5, task.num_users)
+        assert torch.equal(fast(first, last), textbook(first, last)), first
 
 
 @pytest.mark.parametrize("dense_share", [0.0, 0.5, 1.0], ids=["all sparse", "mixed", "all dense"])

@@ -60,8 +60,10 @@ def check_streamed_is_dense(s, cfg, params) -> None:
                 assert got == want_summary, (name, depth)
     # Scorers made block by block give the same scores as one pass: the random draws exactly,
     # EASE's products up to float rounding (a product of 7 rows may add in another order).
+    # Each block is copied: a scorer may give the same memory back for the next block.
     for name, scorer in ev.baseline_scorers(task, cfg.ranking).items():
-        blocked = torch.cat([scorer(first, min(first + 7, task.num_users)) for first in range(0, task.num_users, 7)])
+        blocked = torch.cat([scorer(first, min(first + 7, task.num_users)).clone()
+                             for first in range(0, task.num_users, 7)])
         if name == "ease":
             assert torch.allclose(blocked, scores[name], rtol=1e-12, atol=1e-12), name
         else:
