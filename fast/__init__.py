@@ -7,7 +7,12 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.mse_training`: lesson 6's training loop with the gradients of lessons 5-6
   written out by hand (no autograd) and the evaluation of :mod:`fast.mse_evaluation`;
 - :mod:`fast.mse_evaluation`: lesson 6's ``evaluate`` for the training and validation
-  sets at once, with the bookkeeping done once per run, sparse products and threads.
+  sets at once, with the bookkeeping done once per run, sparse products and threads;
+- :mod:`fast.retrieval_contexts`: lesson 12's training loop fed sparse context rows, and
+  ``implicit_contexts`` made straight into them;
+- :mod:`fast.retrieval_folds`: every fold of lesson 12's training (lesson 12's
+  ``fold_splits`` and ``implicit_contexts``, lesson 4's ``user_mean_ratings`` and
+  ``build_examples``) from one pass over the ratings.
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

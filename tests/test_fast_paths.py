@@ -16,8 +16,10 @@ lessons, so a renamed lesson function cannot leave a fast path standing in for n
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -25,13 +27,13 @@ from checks import fixtures
 from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
-from fast import mse_evaluation, mse_training, ranking, retrieval_contexts
+from fast import mse_evaluation, mse_training, ranking, retrieval_contexts, retrieval_folds
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
-FAST_MODULES = (mse_training, mse_evaluation, ranking, retrieval_contexts)
+FAST_MODULES = (mse_training, mse_evaluation, ranking, retrieval_contexts, retrieval_folds)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -285,3 +287,38 @@ def test_fast_implicit_context_rows_are_lesson_12s(genres_only):
     got = retrieval_contexts.implicit_context_rows(split, users, s.movie_index, s.movie_genres, genres_only)
     assert torch.equal(got.row_starts, want.row_starts) and torch.equal(got.columns, want.columns)
     assert_close(got.values.double(), want.values.double(), "the context values")
+
+
+@pytest.mark.parametrize("num_folds, seed, new_user_share", [(3, 0, 0.0), (3, 5, 0.3), (5, 1, 0.3), (2, 7, 0.5)])
+def test_fast_retrieval_folds_are_lesson_12s(num_folds, seed, new_user_share):
+    """fast.retrieval_folds.retrieval_examples: every fold's contexts and examples, as the
+    reference's lessons 4 and 12 make them fold by fold, bit for bit (the same float32
+    contexts, the same examples in the same order, the same new-user draws)."""
+    from solutions import evaluation as ev
+
+    s = fixtures.stages()
+    want_contexts, want = ev.retrieval_examples(s, s.train_users, num_folds, seed, new_user_share)
+    got_contexts, got = retrieval_folds.retrieval_examples(s, s.train_users, num_folds, seed, new_user_share)
+    for name in ("row_starts", "columns", "values"):
+        assert torch.equal(getattr(got_contexts, name), getattr(want_contexts, name)), name
+    assert got_contexts.width == want_contexts.width
+    for name in ("user_row", "movie_row", "target"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+
+
+def test_fast_retrieval_folds_of_unsorted_ratings_with_a_movie_rated_twice_are_lesson_12s():
+    """Ratings in any order are sorted as lesson 12's fold_splits sorts them; a user who rated
+    a movie twice (a learner's cleaning may leave one) is made the textbook's way."""
+    from solutions import evaluation as ev
+
+    s = fixtures.stages()
+    shuffled = s.split.sample(frac=1.0, random_state=3)
+    twice = pd.concat([shuffled, shuffled.iloc[:1]])
+    for split in (shuffled, twice):
+        stages = SimpleNamespace(**{**vars(s), "split": split})
+        want_contexts, want = ev.retrieval_examples(stages, s.train_users, 3, 0, 0.3)
+        got_contexts, got = retrieval_folds.retrieval_examples(stages, s.train_users, 3, 0, 0.3)
+        for name in ("row_starts", "columns", "values"):
+            assert torch.equal(getattr(got_contexts, name), getattr(want_contexts, name)), name
+        for name in ("user_row", "movie_row", "target"):
+            assert torch.equal(getattr(got, name), getattr(want, name)), name
