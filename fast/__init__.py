@@ -13,9 +13,14 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.ranking_metrics`: lesson 10's ``ranking_metrics`` with the labels read from
   sparse rows instead of a dense [users, movies] matrix;
 - :mod:`fast.retrieval_scoring`: lesson 12's ``catalogue_logits`` for the ranking, the item
-  tower once and one block's memory kept from block to block.
+  tower once and one block's memory kept from block to block;
 - :mod:`fast.ease`: lesson 10's ``ease_weights`` with its Gram matrix counted sparse for
-  light users and in 8-bit dense products for heavy ones (exact counts, side by side).
+  light users and in 8-bit dense products for heavy ones (exact counts, side by side);
+- :mod:`fast.retrieval_contexts`: lesson 12's training loop fed sparse context rows, and
+  ``implicit_contexts`` made straight into them;
+- :mod:`fast.retrieval_folds`: every fold of lesson 12's training (lesson 12's
+  ``fold_splits`` and ``implicit_contexts``, lesson 4's ``user_mean_ratings`` and
+  ``build_examples``) from one pass over the ratings.
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

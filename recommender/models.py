@@ -20,7 +20,7 @@ import torch
 
 from course.config import CourseConfig
 from course.containers import Examples, Params, PreparedData, TrainHistory
-from fast import mse_training, retrieval_contexts
+from fast import mse_training, retrieval_contexts, retrieval_folds
 from recommender import paths
 from recommender.code import Code
 from solutions import autoencoder as ae
@@ -114,8 +114,13 @@ def mse_path(code: Code) -> paths.TrainingPath:
 
 def retrieval_path(code: Code) -> paths.TrainingPath:
     """The fast path of lesson 12's training feeds its own loop sparse context rows; it runs
-    only where the functions that see them are the reference's (fast/retrieval_contexts.py)."""
-    path = paths.choose(RETRIEVAL_NAME, code, RETRIEVAL_CALLS, "fast/retrieval_contexts.py")
+    only where the functions that see them are the reference's (fast/retrieval_contexts.py),
+    and makes every fold in one pass where the fold functions are the reference's too
+    (fast/retrieval_folds.py)."""
+    modules = "fast/retrieval_contexts.py"
+    if not code.yours_among(retrieval_folds.STANDS_FOR):
+        modules += " and fast/retrieval_folds.py"
+    path = paths.choose(RETRIEVAL_NAME, code, RETRIEVAL_CALLS, modules)
     return replace(path, fast=not code.yours_among(retrieval_contexts.STANDS_FOR))
 
 
@@ -139,8 +144,18 @@ def train_retrieval(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig,
                     device: torch.device) -> RetrievalModel:
     """Lesson 12's model on ``task``'s training users, by ``code``."""
     path = retrieval_path(code)
-    return RetrievalModel(ev.train_retrieval_model(s, task, cfg, device, code=code, **retrieval_fast_parts(path)),
+    return RetrievalModel(ev.train_retrieval_model(s, task, cfg, device, code=code, **retrieval_fast_parts(path),
+                                                   examples_of=retrieval_folds_of(path, code)),
                           path)
+
+
+def retrieval_folds_of(path: paths.TrainingPath, code: Code):
+    """The fast path's maker of every fold's contexts and examples in one pass
+    (fast/retrieval_folds.py), where the lesson 4 and 12 functions it stands in for are the
+    reference's too; None (lesson 12's folds, one at a time) otherwise."""
+    if path.fast and not code.yours_among(retrieval_folds.STANDS_FOR):
+        return retrieval_folds.retrieval_examples
+    return None
 
 
 def autoencoder_path(code: Code) -> paths.TrainingPath:

@@ -473,15 +473,22 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
                           device: torch.device | None = None, seed: int | None = None,
                           code: SimpleNamespace | None = None,
                           contexts_as: Callable[[ContextRows], object] | None = None,
-                          context_rows: Callable | None = None) -> RetrievalModel:
+                          context_rows: Callable | None = None,
+                          examples_of: Callable | None = None) -> RetrievalModel:
     """Lesson 12's model trained on ``task.train_users`` only, by ``code``'s lessons 5 and 12
     (with the lesson 4 and 6 functions they call). ``contexts_as``, if given, wraps the
-    training contexts before lesson 12's loop reads them (the fast path's sparse rows)."""
+    training contexts before lesson 12's loop reads them (the fast path's sparse rows).
+    ``examples_of(s, train_users, num_folds, seed, new_user_share)``, if given, makes the
+    contexts and examples of every fold instead of :func:`retrieval_examples` (the fast
+    path's, all folds in one pass)."""
     code = code or REFERENCE
     device = device or torch.device("cpu")
     r = cfg.retrieval if seed is None else cfg.retrieval.with_seed(seed)
-    contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share, code,
-                                            context_rows)
+    if examples_of is not None:
+        contexts, examples = examples_of(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share)
+    else:
+        contexts, examples = retrieval_examples(s, task.train_users, r.num_folds, r.fold_seed, r.new_user_share,
+                                                code, context_rows)
     index = retrieval_context_index(s)
     params = code.l5.init_parameters(index.size, len(s.genre_index), len(s.movie_index), r.model,
                                 torch.Generator().manual_seed(r.model.init_seed))

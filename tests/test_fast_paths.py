@@ -20,8 +20,10 @@ lessons, so a renamed lesson function cannot leave a fast path standing in for n
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -29,14 +31,15 @@ from checks import fixtures
 from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
-from fast import ease, mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring
+from fast import (ease, mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts,
+                  retrieval_folds, retrieval_scoring)
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
 FAST_MODULES = (mse_training, mse_evaluation, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring,
-                ease)
+                retrieval_folds, ease)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -410,3 +413,38 @@ def test_fast_ease_weights_are_lesson_10s(monkeypatch, dense_share):
         assert torch.equal(ease.cooccurrence_counts(interactions).to(torch.float64), want_counts.T @ want_counts)
         assert_close(ease.ease_weights(interactions, 3.0), l10.ease_weights(interactions, 3.0), "EASE weights")
     assert torch.equal(ease.ease_weights(stored, 3.0), l10.ease_weights(stored, 3.0))
+
+
+@pytest.mark.parametrize("num_folds, seed, new_user_share", [(3, 0, 0.0), (3, 5, 0.3), (5, 1, 0.3), (2, 7, 0.5)])
+def test_fast_retrieval_folds_are_lesson_12s(num_folds, seed, new_user_share):
+    """fast.retrieval_folds.retrieval_examples: every fold's contexts and examples, as the
+    reference's lessons 4 and 12 make them fold by fold, bit for bit (the same float32
+    contexts, the same examples in the same order, the same new-user draws)."""
+    from solutions import evaluation as ev
+
+    s = fixtures.stages()
+    want_contexts, want = ev.retrieval_examples(s, s.train_users, num_folds, seed, new_user_share)
+    got_contexts, got = retrieval_folds.retrieval_examples(s, s.train_users, num_folds, seed, new_user_share)
+    for name in ("row_starts", "columns", "values"):
+        assert torch.equal(getattr(got_contexts, name), getattr(want_contexts, name)), name
+    assert got_contexts.width == want_contexts.width
+    for name in ("user_row", "movie_row", "target"):
+        assert torch.equal(getattr(got, name), getattr(want, name)), name
+
+
+def test_fast_retrieval_folds_of_unsorted_ratings_with_a_movie_rated_twice_are_lesson_12s():
+    """Ratings in any order are sorted as lesson 12's fold_splits sorts them; a user who rated
+    a movie twice (a learner's cleaning may leave one) is made the textbook's way."""
+    from solutions import evaluation as ev
+
+    s = fixtures.stages()
+    shuffled = s.split.sample(frac=1.0, random_state=3)
+    twice = pd.concat([shuffled, shuffled.iloc[:1]])
+    for split in (shuffled, twice):
+        stages = SimpleNamespace(**{**vars(s), "split": split})
+        want_contexts, want = ev.retrieval_examples(stages, s.train_users, 3, 0, 0.3)
+        got_contexts, got = retrieval_folds.retrieval_examples(stages, s.train_users, 3, 0, 0.3)
+        for name in ("row_starts", "columns", "values"):
+            assert torch.equal(getattr(got_contexts, name), getattr(want_contexts, name)), name
+        for name in ("user_row", "movie_row", "target"):
+            assert torch.equal(getattr(got, name), getattr(want, name)), name
