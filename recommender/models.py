@@ -20,7 +20,7 @@ import torch
 
 from course.config import CourseConfig
 from course.containers import Examples, Params, PreparedData, TrainHistory
-from fast import mse_training, retrieval_contexts, retrieval_folds
+from fast import mse_training, retrieval_contexts, retrieval_folds, retrieval_training
 from recommender import paths
 from recommender.code import Code
 from solutions import autoencoder as ae
@@ -116,10 +116,12 @@ def retrieval_path(code: Code) -> paths.TrainingPath:
     """The fast path of lesson 12's training feeds its own loop sparse context rows; it runs
     only where the functions that see them are the reference's (fast/retrieval_contexts.py),
     and makes every fold in one pass where the fold functions are the reference's too
-    (fast/retrieval_folds.py)."""
-    modules = "fast/retrieval_contexts.py"
-    if not code.yours_among(retrieval_folds.STANDS_FOR):
-        modules += " and fast/retrieval_folds.py"
+    (fast/retrieval_folds.py), and keeps Adam's arithmetic in memory of its own where the
+    loop and its Adam step are the reference's (fast/retrieval_training.py)."""
+    extra = [name for name, module in (("fast/retrieval_folds.py", retrieval_folds),
+                                       ("fast/retrieval_training.py", retrieval_training))
+             if not code.yours_among(module.STANDS_FOR)]
+    modules = ", ".join(["fast/retrieval_contexts.py"] + extra[:-1]) + (f" and {extra[-1]}" if extra else "")
     path = paths.choose(RETRIEVAL_NAME, code, RETRIEVAL_CALLS, modules)
     return replace(path, fast=not code.yours_among(retrieval_contexts.STANDS_FOR))
 
@@ -145,8 +147,18 @@ def train_retrieval(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig,
     """Lesson 12's model on ``task``'s training users, by ``code``."""
     path = retrieval_path(code)
     return RetrievalModel(ev.train_retrieval_model(s, task, cfg, device, code=code, **retrieval_fast_parts(path),
-                                                   examples_of=retrieval_folds_of(path, code)),
+                                                   examples_of=retrieval_folds_of(path, code),
+                                                   training_loop=retrieval_loop_of(path, code)),
                           path)
+
+
+def retrieval_loop_of(path: paths.TrainingPath, code: Code):
+    """The fast path's training loop (fast/retrieval_training.py: Adam's arithmetic in kept
+    memory), where lesson 12's loop and its Adam step are the reference's; None (lesson 12's
+    own loop) otherwise."""
+    if path.fast and not code.yours_among(retrieval_training.STANDS_FOR):
+        return retrieval_training.train_retrieval
+    return None
 
 
 def retrieval_folds_of(path: paths.TrainingPath, code: Code):

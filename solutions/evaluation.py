@@ -474,13 +474,15 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
                           code: SimpleNamespace | None = None,
                           contexts_as: Callable[[ContextRows], object] | None = None,
                           context_rows: Callable | None = None,
-                          examples_of: Callable | None = None) -> RetrievalModel:
+                          examples_of: Callable | None = None,
+                          training_loop: Callable | None = None) -> RetrievalModel:
     """Lesson 12's model trained on ``task.train_users`` only, by ``code``'s lessons 5 and 12
     (with the lesson 4 and 6 functions they call). ``contexts_as``, if given, wraps the
     training contexts before lesson 12's loop reads them (the fast path's sparse rows).
     ``examples_of(s, train_users, num_folds, seed, new_user_share)``, if given, makes the
     contexts and examples of every fold instead of :func:`retrieval_examples` (the fast
-    path's, all folds in one pass)."""
+    path's, all folds in one pass). ``training_loop``, if given, trains instead of lesson 12's
+    ``train_retrieval`` (the fast path's, with the same arguments and result)."""
     code = code or REFERENCE
     device = device or torch.device("cpu")
     r = cfg.retrieval if seed is None else cfg.retrieval.with_seed(seed)
@@ -496,7 +498,7 @@ def train_retrieval_model(s: SimpleNamespace, task: RankingTask, cfg: CourseConf
     prior = log_popularity(task)
     if contexts_as is not None:
         contexts = contexts_as(contexts)
-    losses = code.l12.train_retrieval(
+    losses = (training_loop or code.l12.train_retrieval)(
         params, contexts.to(device),
         Examples(examples.user_row.to(device), examples.movie_row.to(device), examples.target.to(device)),
         s.movie_genres.to(device), prior.to(device), r, torch.Generator().manual_seed(r.train.seed))

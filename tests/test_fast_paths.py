@@ -12,7 +12,8 @@ cannot hide a wrong formula) and to a relative tolerance of 1e-6:
 - fast.ranking.rank_unseen and fast.ranking_metrics.ranking_metrics: lesson 10's, exactly
   (the same rankings, ties included, and the same float64 metrics), from the dense matrices
   and from the sparse rows the streamed evaluation hands them;
-- fast.ease.ease_weights: lesson 10's ``ease_weights``, its Gram matrix bit for bit.
+- fast.ease.ease_weights: lesson 10's ``ease_weights``, its Gram matrix bit for bit;
+- fast.retrieval_training.train_retrieval: lesson 12's loop, losses and parameters bit for bit.
 
 Each fast module names what it stands in for (``STANDS_FOR``); the names must exist in the
 lessons, so a renamed lesson function cannot leave a fast path standing in for nothing.
@@ -32,14 +33,14 @@ from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
 from fast import (ease, mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts,
-                  retrieval_folds, retrieval_scoring)
+                  retrieval_folds, retrieval_scoring, retrieval_training)
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
 FAST_MODULES = (mse_training, mse_evaluation, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring,
-                retrieval_folds, ease)
+                retrieval_folds, retrieval_training, ease)
 
 
 def as_float64(data: PreparedData) -> PreparedData:
@@ -325,6 +326,33 @@ def test_lesson_12_fed_sparse_contexts_trains_as_fed_dense(num_negatives):
     assert sparse_losses == pytest.approx(dense_losses, rel=RTOL)
     for name, a, b in zip(Params.NAMES, sparse_params.as_list(), dense_params.as_list()):
         assert_close(a.detach(), b.detach(), f"{name} after 300 steps")
+
+
+@pytest.mark.parametrize("num_negatives", [None, 40], ids=["whole catalogue", "sampled softmax"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_fast_retrieval_loop_is_lesson_12s(num_negatives, dtype):
+    """fast/retrieval_training.py: lesson 12's loop with Adam's arithmetic in kept memory gives
+    lesson 12's ``train_retrieval`` losses and parameters after 300 steps, bit for bit (the
+    same operations on the same values), fed dense or sparse contexts, with weight decay."""
+    from course.containers import ContextRows
+    from fast import retrieval_contexts, retrieval_training
+    from solutions import lesson12_retrieval as l12
+
+    fx = fixtures.retrieval()
+    cfg = CONFIGS["fixture"].retrieval
+    cfg = replace(cfg, num_negatives=num_negatives, train=replace(cfg.train, steps=300, weight_decay=1e-3))
+    rows = ContextRows.from_dense([fx.contexts.to(dtype)])
+    genres, prior = fixtures.prepared().movie_genres.to(dtype), fx.log_popularity.to(dtype)
+    for contexts in (rows, retrieval_contexts.SparseContexts(rows)):
+        runs = []
+        for loop in (l12.train_retrieval, retrieval_training.train_retrieval):
+            params = Params(*(p.to(dtype).clone().requires_grad_(True) for p in l12_parameters(fx, genres)))
+            losses = loop(params, contexts, fx.examples, genres, prior, cfg, torch.Generator().manual_seed(3))
+            runs.append((losses, params))
+        (want_losses, want_params), (got_losses, got_params) = runs
+        assert got_losses == want_losses
+        for name, a, b in zip(Params.NAMES, got_params.as_list(), want_params.as_list()):
+            assert torch.equal(a.detach(), b.detach()), f"{name} after 300 steps"
 
 
 def l12_parameters(fx, genres: torch.Tensor) -> list[torch.Tensor]:
