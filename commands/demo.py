@@ -393,10 +393,10 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
 
     heading("Ranking: what lands in a held-out user's top 10 (lessons 10-13)")
     print(f"each split's own models, trained on its training users; every held-out user scored and ranked in "
-          f"blocks of {cfg.ranking.block_users:,} (lesson 10's rank_unseen: "
-          f"{ranking.ranking_path(code).describe()}; its ranking_metrics: "
-          f"{ranking.metrics_path(code).describe()}; EASE's weights, lesson 10's ease_weights: "
-          f"{ranking.ease_path(code).describe()})")
+          f"blocks of {cfg.ranking.block_users:,}, by lesson 10's functions:")
+    for function, path in (("rank_unseen", ranking.ranking_path(code)), ("ranking_metrics", ranking.metrics_path(code)),
+                           ("ease_weights (EASE)", ranking.ease_path(code))):
+        print(f"  {function}: {path.describe()}")
     results: dict[str, ranking.SplitRanking] = {}
     for split_kind in ranking.SPLITS:
         with clock.stage(f"ranking, {split_kind} split (lessons 10-13)"):
