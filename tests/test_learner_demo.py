@@ -61,7 +61,8 @@ def results(text: str) -> str:
     that say which path trained (the fast path and the textbook give the same figures)."""
     body = text.split("== Data ==", 1)[1].split("== Figures ==", 1)[0]
     body = re.sub(r" on the (fast|textbook) path", "", body)
-    body = re.sub(r"\neach split's own models, .*", "", body)       # which path ranks
+    body = re.sub(r"\neach split's own models, .*(?:\n  (?:rank_unseen|ranking_metrics|ease_weights \(EASE\)): .*)*",
+                  "", body)                                          # which path ranks
     body = re.sub(r"(?m)\s+\d+\.\d\s+\d+\.\d\s+\d+\.\d\d$", "", body)    # each predictor's time and memory
     body = re.sub(r"(?m)\s+train s\s+rank s\s+peak GiB$", "", body)
     return re.sub(r"\n  \(your lesson 10 made this table; .*\)", "", body)
