@@ -233,8 +233,28 @@ def ease_scorer(task: RankingTask, cfg: RankingConfig, code: SimpleNamespace | N
     weights = l10.ease_weights(interactions, cfg.ease_l2)
     # A user's scores are their 0/1 history row times B: the rows are sparse, so only the
     # movies each user watched are multiplied.
-    return LeadingScorer(seen_movies, task.num_movies,
-                         lambda first, last: torch.sparse.mm(sparse_rows(history, first, last), weights))
+    return LeadingScorer(seen_movies, task.num_movies, history_product(history, weights))
+
+
+#: Columns of the weights per piece in :func:`history_product`: 6,000 rows x 256 float64
+#: columns is 12 MB, which stays in a server core's cache.
+PRODUCT_COLUMNS = 256
+
+
+def history_product(history: torch.Tensor, weights: torch.Tensor) -> Scorer:
+    """The :data:`Scorer` ``history[first:last] @ weights`` for sparse CSR rows ``history``.
+    A sparse row times ``weights`` adds whole rows of ``weights``, and EASE's at ML-32M size
+    (6,000 x 6,000 float64, 288 MB) does not stay in the CPU's cache: each block would read it
+    from memory again, row after row. So ``weights`` is cut once into pieces of
+    :data:`PRODUCT_COLUMNS` columns and each block is multiplied piece by piece: every score
+    is the same sum, in the same order, as the whole product's (a test), at half the time."""
+    pieces = [weights[:, start:start + PRODUCT_COLUMNS].contiguous()
+              for start in range(0, weights.shape[1], PRODUCT_COLUMNS)]
+
+    def scores(first: int, last: int) -> torch.Tensor:
+        rows = sparse_rows(history, first, last)
+        return torch.cat([torch.sparse.mm(rows, piece) for piece in pieces], dim=1)
+    return scores
 
 
 def first_columns(matrix: torch.Tensor, columns: int) -> torch.Tensor:

@@ -95,3 +95,15 @@ def test_a_held_out_user_without_a_liked_label_lends_no_history_to_another():
     history = s.split[s.split["is_history"] & s.split["userId"].isin(task.eval_users)]
     assert int(task.seen_rows().sum()) == len(history)
     assert len(task.eval_users) < len(s.val_users)   # some users were left out, so the case happens
+
+
+@pytest.mark.parametrize("columns", [1, 255, 256, 257, 700])
+def test_the_history_product_in_pieces_is_the_whole_product_bit_for_bit(columns):
+    """EASE's scores come from the weights cut into pieces of columns (to stay in the cache):
+    every score must be the whole product's, exactly, whatever the width."""
+    generator = torch.Generator().manual_seed(columns)
+    history = ((torch.rand((50, 300), generator=generator) < 0.1).to(torch.float64)).to_sparse_csr()
+    weights = torch.randn((300, columns), generator=generator, dtype=torch.float64)
+    scores = ev.history_product(history, weights)
+    for first, last in ((0, 50), (7, 19), (49, 50)):
+        assert torch.equal(scores(first, last), torch.sparse.mm(ev.sparse_rows(history, first, last), weights))
