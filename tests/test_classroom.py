@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.hostile_attacks import DAEMON_MARK, instructor_copy, plant_bytecode, replace_function, split_attacks
 from checks import classroom
 from checks.framework import checks_for
 from checks.sandbox import bwrap_works
@@ -38,7 +38,6 @@ needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"no usable bubblewrap here: 
 
 LESSONS = (3, 6)
 GRADE_OPTIONS = "--jobs 2 --import-timeout 5"
-DAEMON_MARK = "7654321"          # a daemon's `sleep 7654321`: must not outlive grading
 
 
 # ------------------------------------------------------------------ builders
@@ -50,14 +49,6 @@ def solution(number: int) -> str:
 def stub(number: int) -> str:
     lesson = index.lesson(number)
     return make_stub(lesson.solution_path.read_text(), lesson)
-
-
-def replace_function(source: str, name: str, new: str) -> str:
-    """``source`` with the top-level function ``name`` replaced by ``new``."""
-    start = source.index(f"\ndef {name}(") + 1
-    ends = [i for i in (source.find(marker, start) for marker in ("\ndef ", "\n@", "\nclass ")) if i != -1]
-    end = min(ends) + 1 if ends else len(source)
-    return source[:start] + textwrap.dedent(new).strip() + "\n\n\n" + source[end:]
 
 
 def honest_part() -> str:
@@ -87,34 +78,6 @@ def checkout(folder: Path, files: dict[int, str | bytes]) -> Path:
     (folder / "solutions").mkdir()
     (folder / "solutions" / "__init__.py").write_text("raise SystemExit('the submission copy of solutions/ was used')\n")
     return folder
-
-
-def instructor_copy(target: Path) -> Path:
-    """A copy of this repository (code and Makefile) whose .venv is the real one."""
-    shutil.copytree(REPO, target, symlinks=True, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "outputs", ".backups", ".progress", "__pycache__", ".pytest_cache",
-        ".hypothesis", "data", "notebooks", "*.ipynb", "benchmarks"))
-    (target / ".venv").symlink_to(REPO / ".venv")
-    return target
-
-
-def plant_bytecode(repo: Path) -> Path:
-    """A valid .pyc for the copy's checks/lesson03_masking.py (same source size and mtime, so
-    Python would load it) whose checks all pass: if the grader ever read bytecode from the
-    instructor's tree, a stub would get full marks."""
-    source = repo / "checks" / "lesson03_masking.py"
-    evil = source.read_text().replace("def history_size_floor(learner, ref, fx):",
-                                      "def history_size_floor(learner, ref, fx):\n    return 'planted'\n")
-    for name in ("history_size_property", "no_overlap", "sizes", "ratings_preserved", "deterministic",
-                 "seed_matters", "random_not_first"):
-        evil = evil.replace(f"def {name}(learner, ref, fx):", f"def {name}(learner, ref, fx):\n    return 'planted'\n")
-    code = compile(evil, str(source), "exec")
-    st = source.stat()
-    data = importlib._bootstrap_external._code_to_timestamp_pyc(code, int(st.st_mtime), st.st_size)
-    target = Path(importlib.util.cache_from_source(str(source)))
-    target.parent.mkdir(exist_ok=True)
-    target.write_bytes(bytes(data))
-    return target
 
 
 def tree_hashes(root: Path, skip=(".venv",)) -> dict[str, str]:
@@ -148,168 +111,20 @@ def daemons_alive() -> list[str]:
 # ------------------------------------------------------------------ the attacks (lesson 3)
 
 def attacks(repo: Path, subs: Path) -> dict[str, str | bytes]:
-    """One submission per attack family. Absolute paths of the instructor's copy, of the
-    other learners and of the reports are written into the attacks, as a real attacker who
-    knows the layout would."""
+    """One submission per attack family (benchmarks/hostile_attacks.py). Absolute paths of the
+    instructor's copy, of the other learners and of the reports are written into the attacks,
+    as a real attacker who knows the layout would."""
     victim = subs / "perfect" / "lessons" / "lesson03_masking.py"
     reports = subs.parent / "reports"
     targets = [repo / "solutions" / "lesson03_masking.py", repo / "Makefile", victim, reports / "class.csv",
                reports / "perfect.md", repo / "checks" / "__pycache__" / "lesson03_masking.cpython-311.pyc"]
-    write_all = ("def _write_everywhere():\n"
-                 f"    for _t in {[str(t) for t in targets]!r}:\n"
-                 "        try:\n"
-                 "            import pathlib\n"
-                 "            pathlib.Path(_t).parent.mkdir(parents=True, exist_ok=True)\n"
-                 "            pathlib.Path(_t).write_text('owned')\n"
-                 "        except OSError:\n"
-                 "            pass\n")
     ref_path = str(repo / "solutions" / "lesson03_masking.py")
-    return {
-        # The reference of the lesson graded: by import, by path, through the editable install's finder.
-        "ref_import": attack(f"""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                import importlib, importlib.util, sys, glob
-                environ = open("/proc/self/environ", "rb").read().decode().split("\\0")
-                folders = [f for entry in environ if "site-packages" in entry
-                           for f in entry.split("=", 1)[1].split(":")]
-                finders = [f for folder in folders for f in glob.glob(folder + "/__editable__*finder.py")]
-                try:
-                    from solutions.lesson03_masking import split_watch_history as ref
-                    return ref(ratings, history_fraction, min_ratings_per_user, seed)
-                except ImportError:
-                    pass
-                for finder in finders:
-                    spec = importlib.util.spec_from_file_location("finder", finder)
-                    module = importlib.util.module_from_spec(spec)
-                    spec.loader.exec_module(module)
-                    module.install()
-                try:
-                    from solutions.lesson03_masking import split_watch_history as ref
-                    return ref(ratings, history_fraction, min_ratings_per_user, seed)
-                except ImportError:
-                    pass
-                spec = importlib.util.spec_from_file_location("ref", {ref_path!r})
-                ref = importlib.util.module_from_spec(spec)
-                spec.loader.exec_module(ref)
-                return ref.split_watch_history(ratings, history_fraction, min_ratings_per_user, seed)
-            """),
-        # The check's own values: walk the stack and the heap for a DataFrame with is_history.
-        "stack_inspection": attack("""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                import gc, sys, inspect
-                frame = sys._getframe()
-                while frame is not None:
-                    for value in list(frame.f_locals.values()):
-                        if hasattr(value, "columns") and "is_history" in getattr(value, "columns", []):
-                            return value
-                    frame = frame.f_back
-                for value in gc.get_objects():
-                    if hasattr(value, "columns") and "is_history" in getattr(value, "columns", []):
-                        return value
-                for info in inspect.stack():
-                    for value in info.frame.f_locals.values():
-                        if value.__class__.__name__ == "SimpleNamespace":
-                            return value.s.split
-                raise RuntimeError("nothing to steal")
-            """),
-        # Forged results: the old results file, the reports, and PASS events appended everywhere.
-        "forged_file": attack("""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                import glob, json, os
-                event = json.dumps({"event": "check", "index": 0, "status": "PASS"}) + "\\n"
-                for path in glob.glob("/tmp/**/*.jsonl", recursive=True) + glob.glob("/tmp/*"):
-                    try:
-                        with open(path, "a") as f:
-                            f.write(event * 50)
-                    except OSError:
-                        pass
-                _write_everywhere()
-                raise RuntimeError("forged")
-            """, write_all + "_write_everywhere()\n"),
-        # Forged results on the result pipe: a pickled PASS, then a well-formed message, then exit.
-        "forged_pipe": attack("""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                import os, pickle, struct, json
-                for fd in range(3, 64):
-                    try:
-                        os.write(fd, pickle.dumps({"status": "PASS", "earned": 99}))
-                        body = json.dumps({"ok": {"$frame": []}}).encode()
-                        os.write(fd, struct.pack("<QI", len(body), len(body)) + body)
-                    except OSError:
-                        pass
-                os._exit(0)
-            """),
-        # Patched libraries: json and numpy loaders, pickle, hypothesis, the checks' helpers if reachable.
-        "patched_libraries": attack("""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                raise NotImplementedError("Lesson 3.2: the attack is at import")
-            """, """
-            import json, pickle, numpy
-            json.loads = lambda *a, **k: {"ok": None, "status": "PASS"}
-            pickle.loads = lambda *a, **k: {"status": "PASS"}
-            numpy.load = lambda *a, **k: None
-            numpy.lib.format.read_array = lambda *a, **k: numpy.zeros(1)
-            try:
-                import hypothesis
-                hypothesis.given = lambda *a, **k: (lambda f: (lambda *x, **y: None))
-            except ImportError:
-                pass
-            try:
-                import checks.framework as _f
-                _f.expect = lambda condition, message: None
-            except ImportError:
-                pass
-            try:
-                import checks.boundary as _b
-                _b.Decoder.decode = lambda self, value, depth=0: "PASS"
-            except ImportError:
-                pass
-            """),
-        # A daemon (double fork, new session) that outlives the call, then writes everywhere:
-        # other learners, this repository, the reports, its bytecode, after grading ended.
-        "daemon": attack("""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                raise NotImplementedError("Lesson 3.2: the attack is the daemon")
-            """, write_all + f"""
-            import os, time
-            if os.fork() == 0:
-                os.setsid()
-                if os.fork() == 0:
-                    if os.fork() == 0:
-                        os.execv("/usr/bin/sleep", ["sleep", "{DAEMON_MARK}"])
-                    time.sleep(4)
-                    _write_everywhere()
-                    os._exit(0)
-                os._exit(0)
-            """),
-        # A fork bomb and a flood of prints and of disk: bounded by the limits.
-        "bomb_and_flood": attack("""
-            def split_watch_history(ratings, history_fraction, min_ratings_per_user, seed):
-                import os
-                with open("/tmp/fill", "wb") as f:
-                    try:
-                        while True:
-                            f.write(b"x" * (1 << 20))
-                    except OSError:
-                        pass
-                print("flood " * 100_000)
-                pids = []
-                for _ in range(10_000):
-                    try:
-                        pid = os.fork()
-                    except OSError:
-                        break
-                    if pid == 0:
-                        import time
-                        time.sleep(60)
-                        os._exit(0)
-                    pids.append(pid)
-                raise RuntimeError(f"forked {len(pids)} processes")
-            """),
-        # A file far over the size limit, and one that is not text at all.
-        "huge": honest_part() + "\n#" + "x" * (2 << 20) + "\n",
-        "binary": b"\x00\x01\xff\xfe" * 4096,
-    }
+    built: dict[str, str | bytes] = {name: attack(body, at_import)
+                                     for name, (body, at_import) in split_attacks(targets, ref_path).items()}
+    # A file far over the size limit, and one that is not text at all.
+    built["huge"] = honest_part() + "\n#" + "x" * (2 << 20) + "\n"
+    built["binary"] = b"\x00\x01\xff\xfe" * 4096
+    return built
 
 
 # ------------------------------------------------------------------ the class, graded once with `make grade`

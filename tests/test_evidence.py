@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
+from benchmarks.hostile_attacks import (FAKE_COUNT, FAKE_FRESH, FAKE_PLOT, FORGE_TABLE, LINKED_PNG, LOOP, PROC_FD2,
+                                        SET_ORDER, SIGNATURE_ONLY, message_with_array, npy)
 from checks import boundary, messages
 from checks.framework import FAIL, PASS, CheckFailed, checks_for, run_inline
 from checks.properties import property_settings
@@ -25,11 +27,6 @@ from course.paths import REPO
 
 BWRAP, WHY_NOT = bwrap_works()
 needs_bwrap = pytest.mark.skipif(not BWRAP, reason=f"no usable bubblewrap here: {WHY_NOT}")
-
-FORGE_TABLE = """
-import checks.procedures as _p
-_p.PROCEDURES[{name!r}] = lambda learner, *a, **k: {fake}
-"""
 
 
 def run_check(lesson: int, task_title: str, source: str):
@@ -53,18 +50,10 @@ def solution(lesson: int) -> str:
 
 # ------------------------------------------------------------------ lesson 2: a fresh interpreter
 
-SET_ORDER = """
-def build_genre_index(genres_by_id):
-    seen = {g for genres in genres_by_id.values() for g in genres}
-    return {g: i for i, g in enumerate(seen)}
-"""
-
-
 @needs_bwrap
 def test_a_forged_fresh_interpreter_probe_does_not_pass_lesson_2():
     title = "the same genre index in a fresh Python process"
-    fake = "[(0, 'same', '')] * 2"
-    forged = SET_ORDER + FORGE_TABLE.format(name="in_fresh_interpreters", fake=fake)
+    forged = SET_ORDER + FORGE_TABLE.format(name="in_fresh_interpreters", fake=FAKE_FRESH)
     assert run_check(2, title, SET_ORDER).status == FAIL          # the honest mistake
     assert run_check(2, title, forged).status == FAIL             # the forged table changes nothing
     assert run_check(2, title, solution(2)).status == PASS
@@ -72,23 +61,11 @@ def test_a_forged_fresh_interpreter_probe_does_not_pass_lesson_2():
 
 # ------------------------------------------------------------------ lesson 6: the PNG, decoded by the grader
 
-SIGNATURE_ONLY = """
-def plot_loss_curve(history, path):
-    from pathlib import Path
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")
-    return path
-"""
-
-
 @needs_bwrap
 def test_a_png_signature_alone_or_a_forged_table_does_not_pass_lesson_6():
     title = "writes a PNG where it is asked to"
-    fake = "[{'returned': r, 'exists': True, 'size': 9, 'head': b'\\x89PNG\\r\\n\\x1a\\n'} for r in a[1]]"
-    forged = SIGNATURE_ONLY + FORGE_TABLE.format(name="plot_into_folder", fake=fake)
-    link = SIGNATURE_ONLY.replace('Path(path).write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")',
-                                  'Path(path).symlink_to("/usr/share/pixmaps/debian-logo.png")')
-    for source in (SIGNATURE_ONLY, forged, link):
+    forged = SIGNATURE_ONLY + FORGE_TABLE.format(name="plot_into_folder", fake=FAKE_PLOT)
+    for source in (SIGNATURE_ONLY, forged, LINKED_PNG):
         result = run_check(6, title, source)
         assert result.status == FAIL and ("not a PNG" in result.message or "did not write" in result.message), \
             result
@@ -97,27 +74,10 @@ def test_a_png_signature_alone_or_a_forged_table_does_not_pass_lesson_6():
 
 # ------------------------------------------------------------------ lesson 8: the operation count
 
-LOOP = """
-import torch
-
-def pairwise_distances(x):
-    n = x.shape[0]
-    out = torch.zeros((n, n), dtype=x.dtype)
-    with torch._C.DisableTorchFunction():
-        for i in range(n):
-            for j in range(i + 1, n):
-                d = ((x[i] - x[j]) ** 2).sum().sqrt()
-                out[i, j] = d
-                out[j, i] = d
-    return out
-"""
-
-
 @needs_bwrap
 def test_a_hidden_python_loop_or_a_forged_count_does_not_pass_lesson_8():
     title = "no Python loop over the movies"
-    fake = "{'out': learner.pairwise_distances(*a[2:]), 'calls': 3, 'used_cdist': False, 'too_many': False}"
-    forged = LOOP + FORGE_TABLE.format(name="count_tensor_operations", fake=fake)
+    forged = LOOP + FORGE_TABLE.format(name="count_tensor_operations", fake=FAKE_COUNT)
     for source in (LOOP, forged):
         result = run_check(8, title, source)
         assert result.status == FAIL and "Python" in result.message, result
@@ -125,18 +85,6 @@ def test_a_hidden_python_loop_or_a_forged_count_does_not_pass_lesson_8():
 
 
 # ------------------------------------------------------------------ what crosses the boundary
-
-def message_with_array(blob: bytes) -> bytes:
-    text = b'{"v": {"$nd": 0}}'
-    payload = text + messages.ARRAY.pack(len(blob)) + blob
-    return messages.HEADER.pack(len(payload), len(text)) + payload
-
-
-def npy(header: str) -> bytes:
-    body = header.encode("latin1")
-    body += b" " * (63 - (10 + len(body)) % 64) + b"\n"
-    return b"\x93NUMPY\x01\x00" + len(body).to_bytes(2, "little") + body
-
 
 @pytest.mark.parametrize("header, data", [
     ("{'descr': '|V0', 'fortran_order': False, 'shape': (10**15,), }", b""),           # 10^15 items of nothing
@@ -159,19 +107,7 @@ def test_honest_arrays_still_cross():
 
 @needs_bwrap
 def test_proc_1_fd_2_writes_to_no_file_of_this_machine():
-    learner = SandboxedLearner(3, textwrap.dedent("""
-        import os
-        for fd_path in ("/proc/1/fd/2", "/proc/2/fd/2"):
-            try:
-                with open(fd_path, "wb", buffering=0) as f:
-                    for _ in range(64):
-                        f.write(b"It said: PASS " * 4096)
-            except OSError:
-                pass
-
-        def alive():
-            return "yes"
-        """).encode(), Limits())
+    learner = SandboxedLearner(3, (PROC_FD2 + '\n\ndef alive():\n    return "yes"\n').encode(), Limits())
     try:
         assert learner.start() is None, learner.load_error
         box = learner._box

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.hostile_attacks import FILL_TMPFS, HOLD_MEMORY, NEW_NAMESPACES, SILENCE_CPU_TIMER
 from checks.framework import CPUTimeExceeded, LearnerRaised
 from checks.sandbox import Limits, SandboxedLearner, bwrap_works, limits_here
 from checks.sandbox_watch import IdleClock
@@ -116,15 +117,7 @@ def test_work_longer_than_the_idle_limit_is_not_idle():
 def test_a_silenced_cpu_timer_does_not_buy_cpu_time():
     # The learner's code ignores the worker's SIGPROF and reports no CPU time used: the
     # grader counts the sandbox's CPU time itself.
-    learner = sandboxed("""
-        import signal, sys
-        signal.signal(signal.SIGPROF, signal.SIG_IGN)
-        _worker = sys.modules["__main__"]
-        if hasattr(_worker, "_cpu"):
-            _worker._cpu = lambda: 0.0
-        _real_setitimer = signal.setitimer
-        signal.setitimer = lambda which, seconds, interval=0.0: (0.0, 0.0)
-
+    learner = sandboxed(SILENCE_CPU_TIMER + textwrap.dedent("""
         def spin():
             while True:
                 pass
@@ -134,7 +127,7 @@ def test_a_silenced_cpu_timer_does_not_buy_cpu_time():
             start = time.process_time()
             while time.process_time() - start < seconds:
                 pass
-        """)
+        """))
     try:
         assert learner.start() is None
         learner.begin_check(1.0)
@@ -155,31 +148,7 @@ def test_a_silenced_cpu_timer_does_not_buy_cpu_time():
 def test_memory_is_bounded_for_the_sandbox_as_a_whole():
     if HERE["memory"] != WHOLE:
         pytest.skip(f"no memory cgroup here: memory is limited per process ({HERE['memory']})")
-    learner = sandboxed("""
-        def hold(children, mib):
-            import os, time
-            r, w = os.pipe()
-            pids = []
-            for _ in range(children):
-                pid = os.fork()
-                if pid == 0:
-                    block = bytearray(mib << 20)
-                    block[::4096] = b"x" * len(block[::4096])
-                    os.write(w, b"+")
-                    time.sleep(60)
-                    os._exit(0)
-                pids.append(pid)
-            os.close(w)
-            import select
-            held, deadline = 0, time.monotonic() + 15
-            while held < children and time.monotonic() < deadline:
-                if select.select([r], [], [], 0.5)[0]:
-                    got = os.read(r, 16)
-                    if not got:
-                        break
-                    held += len(got)
-            return held
-        """, memory_mb=1024)
+    learner = sandboxed(HOLD_MEMORY, memory_mb=1024)
     try:
         assert learner.start() is None
         learner.begin_check(30.0)
@@ -195,27 +164,7 @@ def test_memory_is_bounded_for_the_sandbox_as_a_whole():
 
 @needs_bwrap
 def test_no_ram_backed_file_grows_without_a_bound():
-    learner = sandboxed("""
-        def fill():
-            written = {}
-            for folder in ("/", "/dev", "/dev/shm", "/tmp", "/box/lessons"):
-                total = 0
-                try:
-                    with open(folder.rstrip("/") + "/fill", "wb") as f:
-                        while total < (600 << 20):
-                            f.write(b"x" * (1 << 20))
-                            f.flush()
-                            total += 1 << 20
-                except OSError:
-                    pass
-                written[folder] = total >> 20
-                try:
-                    import os
-                    os.remove(folder.rstrip("/") + "/fill")
-                except OSError:
-                    pass
-            return written
-        """)
+    learner = sandboxed(FILL_TMPFS)
     try:
         assert learner.start() is None
         learner.begin_check(60.0)
@@ -229,16 +178,7 @@ def test_no_ram_backed_file_grows_without_a_bound():
 
 @needs_bwrap
 def test_no_nested_user_namespace_and_no_mount():
-    learner = sandboxed("""
-        def escape():
-            import ctypes, os
-            libc = ctypes.CDLL(None, use_errno=True)
-            results = {}
-            for name, flags in (("user", 0x10000000), ("mount", 0x00020000)):
-                results[name] = libc.unshare(flags) == 0
-            results["mount tmpfs"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, b"size=1g") == 0
-            return results
-        """)
+    learner = sandboxed(NEW_NAMESPACES)
     try:
         assert learner.start() is None
         learner.begin_check(10.0)
