@@ -202,10 +202,14 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
     evaluation_code = ranking_code(code)
     check = MetricCheck() if code.yours_among({10: METRIC_FUNCTIONS}) else None
     metrics, per_user, costs = {}, {}, {}
-    for name, scorer in scorers.items():
+    for name in list(scorers):
+        # Each scorer keeps a block's memory (hundreds of MB at ML-32M size): let it go once
+        # its predictor is ranked, so that the scorers' blocks never add up.
+        scorer = scorers.pop(name)
         with measured() as evaluated:
             ranked = ev.evaluate_ranking(scorer, task, cfg.ranking, evaluation_code,
                                          _checker(name, code, cfg, check) if check is not None else None)
+        del scorer
         training = trained.get(name, Measured())
         costs[name] = Cost(training.seconds, evaluated.seconds, max(training.peak_gib, evaluated.peak_gib))
         metrics[name], per_user[name] = ranked.summary, ranked.per_user
