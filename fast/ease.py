@@ -22,7 +22,7 @@ tests/test_fast_paths.py.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import torch
 
@@ -43,7 +43,7 @@ DENSE_BLOCK_USERS = 4096
 def ease_weights(interactions: torch.Tensor, l2: float) -> torch.Tensor:
     """Lesson 10's ``ease_weights(interactions, l2)``: float64 ``[M, M]``, diagonal 0."""
     num_movies = interactions.shape[1]
-    gram = cooccurrence_counts(interactions).to(torch.float64) + l2 * torch.eye(num_movies, dtype=torch.float64)
+    gram = cooccurrence_counts(interactions) + l2 * torch.eye(num_movies, dtype=torch.float64)
     precision = torch.linalg.inv(gram)
     weights = -precision / precision.diagonal()[None, :]
     weights.fill_diagonal_(0.0)
@@ -51,8 +51,9 @@ def ease_weights(interactions: torch.Tensor, l2: float) -> torch.Tensor:
 
 
 def cooccurrence_counts(interactions: torch.Tensor) -> torch.Tensor:
-    """``XᵀX`` int64 ``[M, M]`` of the 0/1 matrix ``X`` with ones where ``interactions``
-    (sparse CSR ``[N, M]``) stores a nonzero value."""
+    """``XᵀX`` float64 ``[M, M]`` (whole numbers, exact) of the 0/1 matrix ``X`` with ones
+    where ``interactions`` (sparse CSR ``[N, M]``) stores a nonzero value. The parts are
+    added into one float64 matrix as they come: no second [M, M] copy of the counts."""
     num_users, num_movies = interactions.shape
     crow, columns = interactions.crow_indices(), interactions.col_indices()
     rated = interactions.values() != 0
@@ -63,12 +64,14 @@ def cooccurrence_counts(interactions: torch.Tensor) -> torch.Tensor:
     in_heavy = heavy[row_of]
     parts = [lambda: _sparse_counts(row_of[~in_heavy], columns[~in_heavy], num_users, num_movies)]
     parts += _dense_parts(row_of[in_heavy], columns[in_heavy], num_movies)
-    counts = torch.zeros((num_movies, num_movies), dtype=torch.int64)
+    counts = torch.zeros((num_movies, num_movies), dtype=torch.float64)
     workers = min(evaluation_workers(), len(parts))
     if workers > 1:
+        # Added as each part is done (whole numbers: any order gives the same sum), so that
+        # finished parts do not wait in memory behind a slower one.
         with ThreadPoolExecutor(workers) as pool:
-            for part in pool.map(lambda compute: compute(), parts):
-                counts += part
+            for done in as_completed([pool.submit(compute) for compute in parts]):
+                counts += done.result()
     else:
         for compute in parts:
             counts += compute()
@@ -79,12 +82,12 @@ def _sparse_counts(row_of: torch.Tensor, columns: torch.Tensor, num_users: int, 
     """The textbook's sparse product, for the users of ``row_of``."""
     x = torch.sparse_coo_tensor(torch.stack([row_of, columns]), torch.ones(len(columns), dtype=torch.float64),
                                 (num_users, num_movies))
-    return torch.sparse.mm(x.t(), x).to_dense().round().to(torch.int64)
+    return torch.sparse.mm(x.t(), x).to_dense()
 
 
 def _dense_parts(row_of: torch.Tensor, columns: torch.Tensor, num_movies: int) -> list:
     """The same counts for the users of ``row_of`` from their rows dense: one part (a
-    function giving int64 ``[M, M]``) per block of users. ``row_of`` is in row order."""
+    function giving int32 ``[M, M]``) per block of users. ``row_of`` is in row order."""
     users, ratings = torch.unique_consecutive(row_of, return_counts=True)
     starts = torch.zeros(len(users) + 1, dtype=torch.int64)
     starts[1:] = torch.cumsum(ratings, 0)
@@ -96,7 +99,7 @@ def _dense_parts(row_of: torch.Tensor, columns: torch.Tensor, num_movies: int) -
             rows = torch.zeros((last - first, width), dtype=torch.int8)
             span = slice(int(starts[first]), int(starts[last]))
             rows[place[span] - first, columns[span]] = 1
-            return _int8_gram(rows)[:num_movies, :num_movies].to(torch.int64)
+            return _int8_gram(rows)[:num_movies, :num_movies]
         return compute
     return [block(first, min(first + DENSE_BLOCK_USERS, len(users)))
             for first in range(0, len(users), DENSE_BLOCK_USERS)]
