@@ -107,18 +107,23 @@ def measured():
 RANKING_FAST_MODULES = (fast_ranking, fast_metrics)
 
 
+def with_lesson10(code: Code, replaced: dict) -> Code | SimpleNamespace:
+    """``code`` with the lesson 10 functions named in ``replaced`` (name -> function) in
+    place of its own; ``code`` itself where nothing is replaced."""
+    if not replaced:
+        return code
+    l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
+    for name, function in replaced.items():
+        setattr(l10, name, function)
+    return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
+
+
 def ranking_code(code: Code) -> SimpleNamespace:
     """``code`` with lesson 10's ``rank_unseen`` (fast/ranking.py: the textbook sorts each
     user's whole row) and ``ranking_metrics`` (fast/ranking_metrics.py: the textbook reads
     the labels dense) on their fast paths, each where it is the reference's."""
-    swaps = {name: getattr(module, name) for module in RANKING_FAST_MODULES
-             if not code.yours_among(module.STANDS_FOR) for name in module.STANDS_FOR[10]}
-    if not swaps:
-        return code
-    l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
-    for name, function in swaps.items():
-        setattr(l10, name, function)
-    return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
+    return with_lesson10(code, {name: getattr(module, name) for module in RANKING_FAST_MODULES
+                                if not code.yours_among(module.STANDS_FOR) for name in module.STANDS_FOR[10]})
 
 
 def ranking_path(code: Code) -> paths.TrainingPath:
@@ -128,11 +133,8 @@ def ranking_path(code: Code) -> paths.TrainingPath:
 def baseline_code(code: Code) -> SimpleNamespace:
     """``code`` with lesson 10's ``ease_weights`` on the fast path (fast/ease.py) where it is
     the reference's: the textbook's sparse product spends most of EASE's time at ML-32M size."""
-    if code.yours_among(fast_ease.STANDS_FOR):
-        return code
-    l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
-    l10.ease_weights = fast_ease.ease_weights
-    return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
+    return with_lesson10(code, {} if code.yours_among(fast_ease.STANDS_FOR)
+                         else {"ease_weights": fast_ease.ease_weights})
 
 
 def ease_path(code: Code) -> paths.TrainingPath:
