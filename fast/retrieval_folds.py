@@ -37,7 +37,7 @@ def fold_of_each_rating(user: np.ndarray, num_folds: int, seed: int) -> np.ndarr
     """Lesson 12's ``fold_splits`` deal, for ratings already in (user, movie) order: the
     fold of each rating (int8). The i-th rating of a user in the order of its random key
     goes to fold ``i % num_folds``; ``np.lexsort((key, user))`` orders by key within each
-    user, as the lesson does (here lesson 3's one-key sort, the same order about three times
+    user, as the lesson does (here lesson 3's one-key sort, the same order nearly four times
     faster), and a user's i-th place there is ``i`` minus where the user's ratings start."""
     key = np.random.default_rng(seed).random(len(user))
     order = _stable_order(user, key)
