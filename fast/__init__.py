@@ -21,8 +21,9 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.retrieval_folds`: every fold of lesson 12's training (lesson 12's
   ``fold_splits`` and ``implicit_contexts``, lesson 4's ``user_mean_ratings`` and
   ``build_examples``) from one pass over the ratings;
-- :mod:`fast.retrieval_training`: lesson 12's training loop with Adam's arithmetic written
-  into memory kept for the whole run (bit for bit the textbook's).
+- :mod:`fast.retrieval_training`: lesson 12's training loop with the user tower's gradient
+  scattered into the rows it read, the loss's per-candidate terms added by the product, and
+  PyTorch's fused Adam (the textbook's parameters to rounding).
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

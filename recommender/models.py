@@ -116,8 +116,8 @@ def retrieval_path(code: Code) -> paths.TrainingPath:
     """The fast path of lesson 12's training feeds its own loop sparse context rows; it runs
     only where the functions that see them are the reference's (fast/retrieval_contexts.py),
     and makes every fold in one pass where the fold functions are the reference's too
-    (fast/retrieval_folds.py), and keeps Adam's arithmetic in memory of its own where the
-    loop and its Adam step are the reference's (fast/retrieval_training.py)."""
+    (fast/retrieval_folds.py), and takes a faster step (the user tower's gradient scattered,
+    a fused Adam) where the loop and its Adam step are the reference's (fast/retrieval_training.py)."""
     extra = [name for name, module in (("fast/retrieval_folds.py", retrieval_folds),
                                        ("fast/retrieval_training.py", retrieval_training))
              if not code.yours_among(module.STANDS_FOR)]
@@ -153,8 +153,8 @@ def train_retrieval(s: SimpleNamespace, task: ev.RankingTask, cfg: CourseConfig,
 
 
 def retrieval_loop_of(path: paths.TrainingPath, code: Code):
-    """The fast path's training loop (fast/retrieval_training.py: Adam's arithmetic in kept
-    memory), where lesson 12's loop and its Adam step are the reference's; None (lesson 12's
+    """The fast path's training loop (fast/retrieval_training.py: the user tower's gradient
+    scattered, a fused Adam), where lesson 12's loop and its Adam step are the reference's; None (lesson 12's
     own loop) otherwise."""
     if path.fast and not code.yours_among(retrieval_training.STANDS_FOR):
         return retrieval_training.train_retrieval
