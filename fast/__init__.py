@@ -15,7 +15,8 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
 - :mod:`fast.retrieval_scoring`: lesson 12's ``catalogue_logits`` for the ranking, the item
   tower once and one block's memory kept from block to block;
 - :mod:`fast.ease`: lesson 10's ``ease_weights`` with its Gram matrix counted sparse for
-  light users and in 8-bit dense products for heavy ones (exact counts, side by side);
+  light users and in 8-bit dense products for heavy ones (exact counts, side by side), and
+  its inverse from a Cholesky factor;
 - :mod:`fast.retrieval_contexts`: lesson 12's training loop fed sparse context rows, and
   ``implicit_contexts`` made straight into them;
 - :mod:`fast.retrieval_folds`: every fold of lesson 12's training (lesson 12's
