@@ -4,7 +4,7 @@
 copies the training ratings once per fold, and each fold then goes through lesson 4's
 ``user_mean_ratings`` and ``build_examples`` and lesson 12's ``implicit_contexts`` (twice
 with new-user contexts), each filtering, mapping and sorting tens of millions of rows
-again. At ML-32M size that is 80 CPU seconds of a split. Yet every fold holds the same
+again. At ML-32M size that is 80 CPU seconds of a split (here: 20 s). Yet every fold holds the same
 ratings: only which of them are labels changes. Here the ratings are sorted once (user,
 then movie row), dealt into folds once (the fold of each rating, as ``fold_splits`` deals
 it), and each fold's numbers are the user's totals minus that fold's part: its history
@@ -21,6 +21,7 @@ cleaning never leaves one; a learner's might) sends the whole split to the textb
 """
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import numpy as np
@@ -50,12 +51,17 @@ def fold_of_each_rating(user: np.ndarray, num_folds: int, seed: int) -> np.ndarr
 
 
 def _genre_counts(group: torch.Tensor, movie: torch.Tensor, genres: torch.Tensor, num_groups: int) -> torch.Tensor:
-    """float32 ``[num_groups, G]``: how many of each group's movies are in each genre (in
-    blocks, so that the rows' multi-hot genres are never all in memory at once)."""
-    counts = torch.zeros((num_groups, genres.shape[1]), dtype=torch.float32)
-    for first in range(0, len(group), 1 << 21):
-        counts.index_add_(0, group[first:first + (1 << 21)], genres[movie[first:first + (1 << 21)]])
-    return counts
+    """float32 ``[num_groups, G]``: how many of each group's movies are in each genre. The
+    pairs, ``group`` in increasing order, are the rows of a sparse 0/1 ``[num_groups, M]``
+    matrix; its product with the movies' multi-hot genres counts them (whole numbers, exact
+    in any order; ten times faster than adding up each pair's genre row)."""
+    starts = torch.zeros(num_groups + 1, dtype=torch.int64)
+    starts[1:] = torch.cumsum(torch.bincount(group, minlength=num_groups), 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "sparse CSR support is in beta state"
+        watched = torch.sparse_csr_tensor(starts, movie, torch.ones(len(movie), dtype=torch.float32),
+                                          size=(num_groups, genres.shape[0]))
+    return watched @ genres
 
 
 def retrieval_examples(s: SimpleNamespace, train_users: np.ndarray, num_folds: int, seed: int,
@@ -165,22 +171,23 @@ def _context_rows(row: np.ndarray | None, movie: torch.Tensor | None, count: tor
     share = torch.where(count[:, None] > 0, genre_sums / count.clamp(min=1.0)[:, None] - genre_mean, 0.0)
     genre_row, genre = share.nonzero(as_tuple=True)
     genre_per_row = torch.bincount(genre_row, minlength=len(count))
+    row_t = None if row is None else torch.from_numpy(row.astype(np.int64))
     movie_per_row = (torch.zeros(len(count), dtype=torch.int64) if row is None
-                     else torch.bincount(torch.from_numpy(row.astype(np.int64)), minlength=len(count)))
+                     else torch.bincount(row_t, minlength=len(count)))
     starts = torch.zeros(len(count) + 1, dtype=torch.int64)
     starts[1:] = torch.cumsum(movie_per_row + genre_per_row, 0)
     columns = torch.empty(int(starts[-1]), dtype=torch.int64)
     values = torch.empty(int(starts[-1]), dtype=torch.float32)
-    # A row's genre entries go after its movies: each at the row's start, plus its movies,
-    # plus its place among the row's genres (``nonzero`` gives them row by row, in order).
-    genre_first = torch.cumsum(genre_per_row, 0) - genre_per_row
-    at = starts[genre_row] + movie_per_row[genre_row] + torch.arange(len(genre_row)) - genre_first[genre_row]
+    # A row holds its movies, then its genres. The movies before a row's genre entries are
+    # all the rows' movies up to and including its own; the genres before a row's movie
+    # entries, all the earlier rows' genres. Add each entry's place among its kind (``nonzero``
+    # gives the genres row by row, in order; ``row`` is in (row, movie) order).
+    at = torch.cumsum(movie_per_row, 0)[genre_row] + torch.arange(len(genre_row))
     columns[at] = num_movies + genre
     values[at] = share[genre_row, genre]
-    if row is not None:
-        row_t = torch.from_numpy(row.astype(np.int64))
-        movie_first = torch.cumsum(movie_per_row, 0) - movie_per_row
-        at = starts[row_t] + torch.arange(len(row_t)) - movie_first[row_t]
+    if row_t is not None:
+        genres_before = torch.cumsum(genre_per_row, 0) - genre_per_row
+        at = genres_before[row_t] + torch.arange(len(row_t))
         columns[at] = movie
         values[at] = (1.0 / count.sqrt())[row_t]
     return ContextRows(starts, columns, values, num_movies + genre_mean.shape[0])
