@@ -53,7 +53,7 @@ from recommender import models, newcomers, ranking
 from recommender.code import Code
 from recommender.figures import plot_embedding_map
 from solutions import evaluation as ev
-from solutions.pipeline import prepare, read_movielens
+from solutions.pipeline import prepare_stages, read_movielens, to_prepared
 
 # Default settings for each synthetic size (--synthetic SIZE without --config).
 SYNTHETIC_CONFIG = {"fixture": "fixture", "small": "ml-latest-small", "ml-32m": "ml-32m"}
@@ -365,8 +365,16 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
         raise SystemExit(f"{source}: fewer than 2 movies have more than {cfg.data.min_ratings_per_movie} "
                          "ratings (min_ratings_per_movie), so there is nothing to train on; "
                          "are these the settings for this dataset?")
+    # Where the ranking's catalogue is larger than the MSE model's (ML-32M), the random split's
+    # ranking trains an MSE model of its own from these same lessons 1-4: their split is kept
+    # for it (and handed over, so that it is let go once that model is trained).
+    handed_over = [] if ranking.ranking_data_config(cfg) == cfg.data else [None]
     with clock.stage("prepare (lessons 1-4)"):
-        data = prepare(ratings, movies, cfg.data, code)
+        stages = prepare_stages(ratings, movies, cfg.data, code, keep_tables=False, keep_split=bool(handed_over))
+        data = to_prepared(stages)
+        if handed_over:
+            handed_over[0] = stages
+        del stages
     print(f"{source}: {len(ratings):,} ratings, {len(movies):,} movies")
     print(f"catalogue: {len(data.top_movies):,} movies with more than {cfg.data.min_ratings_per_movie} "
           f"ratings, {len(data.genre_index)} genres, user context of {data.context_index.size} slots")
@@ -402,7 +410,9 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
         with clock.stage(f"ranking, {split_kind} split (lessons 10-13)"):
             # The random split is the one the MSE model above was trained on: reused if its inputs match.
             results[split_kind] = ranking.rank_split(cfg, ratings, movies, split_kind, code, device,
-                                                     mse if split_kind == "random" else None)
+                                                     mse if split_kind == "random" else None,
+                                                     handed_over.pop() if split_kind == "random" and handed_over
+                                                     else None)
         print_ranking_table(results[split_kind], cfg)
 
     with clock.stage("embeddings (lesson 7)"):

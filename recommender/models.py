@@ -189,7 +189,8 @@ def retrieval_fast_parts(path: paths.TrainingPath) -> dict:
 
 
 def train_mse_for_ranking(ratings, movies, cfg: CourseConfig, s: SimpleNamespace, task: ev.RankingTask,
-                          code: Code, device: torch.device) -> tuple[MSEModel, ev.Scorer]:
+                          code: Code, device: torch.device,
+                          own_stages: SimpleNamespace | None = None) -> tuple[MSEModel, ev.Scorer]:
     """The MSE model for a ranking whose catalogue is larger than its own (ML-32M: the ranking
     and the retrieval model take every movie with ``cfg.ranking.min_ratings_per_movie``
     ratings, the MSE model keeps the seed post's settings).
@@ -199,11 +200,19 @@ def train_mse_for_ranking(ratings, movies, cfg: CourseConfig, s: SimpleNamespace
     held-out user's context comes from their history in the ranking's split (``s``), on the
     MSE model's catalogue, so no label of the ranking ever enters it. Its scores go to its
     movies' columns of the ranking's catalogue; every other movie is ranked below them, in
-    catalogue order (most rated first)."""
+    catalogue order (most rated first).
+
+    ``own_stages``, if given, are lessons 1-4 with ``cfg.data`` on this split already (the
+    demo's own, split kept): they are used instead of running the lessons again."""
     from solutions.pipeline import prepare_stages, to_prepared
 
     l4 = code.l4
-    own = prepare_stages(ratings, movies, cfg.data, code, split_kind=s.split_kind)
+    if own_stages is not None and own_stages.cfg == cfg.data and own_stages.split_kind == s.split_kind \
+            and own_stages.split is not None:
+        own = SimpleNamespace(**vars(own_stages))   # its own training users below, the demo's left as they are
+    else:
+        own = prepare_stages(ratings, movies, cfg.data, code, split_kind=s.split_kind)
+    own_stages = None
     own.train_users = np.intersect1d(own.users, task.train_users)
     own.val_users = np.intersect1d(own.users, s.val_users)
     own.train = l4.build_examples(own.split, own.train_users, own.user_means, own.movie_index)

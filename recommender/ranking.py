@@ -171,22 +171,27 @@ def _checker(name: str, code: Code, cfg: CourseConfig, check: MetricCheck):
 
 
 def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, device: torch.device,
-               mse_model: models.MSEModel | None = None) -> SplitRanking:
+               mse_model: models.MSEModel | None = None, mse_stages: SimpleNamespace | None = None) -> SplitRanking:
     """One split of the ranking evaluation. The catalogue is ``cfg.ranking``'s (lesson 1 with
     its ``min_ratings_per_movie``; the MSE model's own where that is None). ``mse_model`` (the
     demo's main model) is ranked when it was trained on exactly this split's inputs; otherwise
-    this split trains its own, on this split's training users only."""
+    this split trains its own, on this split's training users only. ``mse_stages`` (the demo's
+    lessons 1-4, split kept) spare that model its lessons 1-4 where they are this split's;
+    they are let go once it is trained (the caller must not keep them: at ML-32M size the
+    split is most of a gigabyte)."""
     s = prepare_stages(ratings, movies, ranking_data_config(cfg), code, split_kind=split_kind)
     s.clean = s.top_ratings = None   # lessons 1-3's tables: the split is all the ranking reads from here on
     task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
     trained: dict[str, Measured] = {}
     with measured() as trained["mse-two-tower"]:
         if ranking_data_config(cfg) != cfg.data:
-            mse_model, mse_scores = models.train_mse_for_ranking(ratings, movies, cfg, s, task, code, device)
+            mse_model, mse_scores = models.train_mse_for_ranking(ratings, movies, cfg, s, task, code, device,
+                                                                 mse_stages)
         else:
             if mse_model is None or not _same_inputs(mse_model, s):
                 mse_model = models.train_mse(to_prepared(s), cfg, code, device)
             mse_scores = ev.mse_scorer(mse_model.params, s.user_context[task.eval_rows], s.movie_genres, code)
+        mse_stages = None   # the demo's split, let go before lesson 12's folds (the demo's peak)
     with measured() as trained["softmax-two-tower"]:
         retrieval = models.train_retrieval(s, task, cfg, code, device)
     autoencoder = None

@@ -55,7 +55,8 @@ SPLITS = ("random", "temporal")
 def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
                    code: SimpleNamespace | None = None,
                    stage: Callable[[str], ContextManager] | None = None,
-                   keep_tables: bool = True, split_kind: str = "random") -> SimpleNamespace:
+                   keep_tables: bool = True, split_kind: str = "random",
+                   keep_split: bool | None = None) -> SimpleNamespace:
     """Run lessons 1-4 and keep every intermediate result (the checks use them as inputs).
 
     ``split_kind`` picks how each user's ratings become history and labels: ``"random"``,
@@ -66,7 +67,8 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
     With ``keep_tables=False`` the big intermediate tables are let go as soon as the next
     lesson has used them (``clean`` after lesson 1, ``top_ratings`` after lesson 3, ``split``
     at the end; they are then None): at ML-32M size that is about 2.5 GB less at the peak.
-    :func:`prepare` does this. ``stage``, if given, is called with each lesson's name
+    :func:`prepare` does this. ``keep_split=True`` keeps ``split`` all the same (the demo's
+    ranking at ML-32M size starts its MSE model from it). ``stage``, if given, is called with each lesson's name
     ("lesson 1: cleaning", ...) and must return a context manager that wraps that lesson's
     work: ``make bench`` passes one that measures each lesson's time and peak memory.
     """
@@ -106,7 +108,7 @@ def prepare_stages(ratings: pd.DataFrame, movies: pd.DataFrame, cfg: DataConfig,
         s.train_users, s.val_users = l4.split_users(s.users, cfg.train_user_fraction, cfg.split_seed)
         s.train = l4.build_examples(s.split, s.train_users, s.user_means, s.movie_index)
         s.val = l4.build_examples(s.split, s.val_users, s.user_means, s.movie_index)
-        if not keep_tables:
+        if not (keep_tables if keep_split is None else keep_split):
             s.split = None
     return s
 

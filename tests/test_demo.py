@@ -195,6 +195,45 @@ def test_demo_ranks_at_the_settings_of_a_large_catalogue(tmp_path, monkeypatch):
     assert set(metrics["random"]["ease"]) == {"ndcg@10", "hr@10", "recall@10", "mrr@20", "coverage"}
 
 
+def test_the_random_splits_mse_model_from_the_demos_own_lessons_1_to_4_is_the_one_it_would_make(monkeypatch):
+    """At ML-32M settings the random split's ranking trains an MSE model on lessons 1-4 of the
+    MSE model's catalogue; the demo hands it its own (split kept) instead of running them
+    again. The same model and the same table either way, and the handed-over split is let go."""
+    import gc
+    import weakref
+    from dataclasses import replace
+
+    import torch
+
+    from datasets import synthetic
+    from recommender import code as learner_code
+    from recommender import ranking
+    from solutions.pipeline import prepare_stages
+
+    small = CONFIGS["fixture"]
+    cfg = replace(small, ranking=replace(small.ranking, min_ratings_per_movie=2, ease_max_movies=100, mrr_depth=20,
+                                         block_users=16))
+    data = synthetic.generate("fixture", 0)
+    code = learner_code.select("reference", lessons=demo.DEMO_LESSONS)
+    made = ranking.rank_split(cfg, data.ratings, data.movies, "random", code, torch.device("cpu"))
+    stages = prepare_stages(data.ratings, data.movies, cfg.data, code, keep_tables=False, keep_split=True)
+    split = weakref.ref(stages.split)
+    handed = [stages]
+    del stages
+    import solutions.pipeline
+
+    rerun = []
+    monkeypatch.setattr(solutions.pipeline, "prepare_stages", lambda *args, **kwargs: rerun.append(args) or
+                        prepare_stages(*args, **kwargs))
+    given = ranking.rank_split(cfg, data.ratings, data.movies, "random", code, torch.device("cpu"), None, handed.pop())
+    assert not rerun, "the MSE model ran lessons 1-4 again"
+    gc.collect()
+    assert split() is None, "the demo's split is still held after the ranking"
+    for a, b in zip(made.mse.params.as_list(), given.mse.params.as_list()):
+        assert torch.equal(a, b)
+    assert made.metrics == given.metrics
+
+
 # The personas of `make demo` on ml-latest-small must read like their genre: each one's top 10
 # from the model make recommend answers with (lesson 13's with CODE=reference) holds at least PERSONA_MIN_LIKED movies of a genre the persona
 # loves and at most PERSONA_MAX_HATED whose genres include one it hates and none it loves
