@@ -276,30 +276,32 @@ FAKE_COUNT = "{'out': learner.pairwise_distances(*a[2:]), 'calls': 3, 'used_cdis
 # ------------------------------------------------------------------ the sandbox's bounds
 
 # Several forked processes, each under any per-process limit, together over the sandbox's memory.
+# Returns how many of them hold their memory at the same time, at the end: a child that held it
+# and was then killed to make room for another (a whole-sandbox limit picks the largest process)
+# does not count, so a bounded sandbox gives one or two whatever order the children ran in.
 HOLD_MEMORY = """
 def hold(children, mib):
-    import os, time
+    import os, select, time
     r, w = os.pipe()
     pids = []
-    for _ in range(children):
+    for index in range(children):
         pid = os.fork()
         if pid == 0:
             block = bytearray(mib << 20)
             block[::4096] = b"x" * len(block[::4096])
-            os.write(w, b"+")
+            os.write(w, bytes([index]))
             time.sleep(60)
             os._exit(0)
         pids.append(pid)
     os.close(w)
-    import select
-    held, deadline = 0, time.monotonic() + 15
-    while held < children and time.monotonic() < deadline:
+    reported, deadline = set(), time.monotonic() + 15
+    while len(reported) < children and time.monotonic() < deadline:
         if select.select([r], [], [], 0.5)[0]:
             got = os.read(r, 16)
             if not got:
                 break
-            held += len(got)
-    return held
+            reported.update(got)
+    return sum(1 for index in reported if os.waitpid(pids[index], os.WNOHANG) == (0, 0))
 """
 
 # Hundreds of MiB into every RAM-backed folder: returns the MiB written in each.
