@@ -368,12 +368,11 @@ def run_demo(cfg: CourseConfig, ratings, movies, source: str, out_dir: Path,
     # Where the ranking's catalogue is larger than the MSE model's (ML-32M), the random split's
     # ranking trains an MSE model of its own from these same lessons 1-4: their split is kept
     # for it (and handed over, so that it is let go once that model is trained).
-    handed_over = [] if ranking.ranking_data_config(cfg) == cfg.data else [None]
+    keep_split = ranking.ranking_data_config(cfg) != cfg.data
     with clock.stage("prepare (lessons 1-4)"):
-        stages = prepare_stages(ratings, movies, cfg.data, code, keep_tables=False, keep_split=bool(handed_over))
+        stages = prepare_stages(ratings, movies, cfg.data, code, keep_tables=False, keep_split=keep_split)
         data = to_prepared(stages)
-        if handed_over:
-            handed_over[0] = stages
+        handed_over = [stages] if keep_split else []
         del stages
     print(f"{source}: {len(ratings):,} ratings, {len(movies):,} movies")
     print(f"catalogue: {len(data.top_movies):,} movies with more than {cfg.data.min_ratings_per_movie} "

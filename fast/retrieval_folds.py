@@ -4,8 +4,8 @@
 copies the training ratings once per fold, and each fold then goes through lesson 4's
 ``user_mean_ratings`` and ``build_examples`` and lesson 12's ``implicit_contexts`` (twice
 with new-user contexts), each filtering, mapping and sorting tens of millions of rows
-again. At ML-32M size that is 80 CPU seconds of a split (here: 20 s). Yet every fold holds the same
-ratings: only which of them are labels changes. Here the ratings are sorted once (user,
+again. At ML-32M size that is 80 CPU seconds of a split (here: 20 s). Yet every fold holds
+the same ratings: only which of them are labels changes. Here the ratings are sorted once (user,
 then movie row), dealt into folds once (the fold of each rating, as ``fold_splits`` deals
 it), and each fold's numbers are the user's totals minus that fold's part: its history
 count, its rating sum (the mean of lesson 4) and its genre counts (the genre block of

@@ -212,7 +212,6 @@ def train_mse_for_ranking(ratings, movies, cfg: CourseConfig, s: SimpleNamespace
         own = SimpleNamespace(**vars(own_stages))   # its own training users below, the demo's left as they are
     else:
         own = prepare_stages(ratings, movies, cfg.data, code, split_kind=s.split_kind)
-    own_stages = None
     own.train_users = np.intersect1d(own.users, task.train_users)
     own.val_users = np.intersect1d(own.users, s.val_users)
     own.train = l4.build_examples(own.split, own.train_users, own.user_means, own.movie_index)
