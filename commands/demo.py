@@ -129,7 +129,8 @@ def print_what_runs(code: Code) -> None:
     print(lesson_line(code, 10, ranking.METRIC_FUNCTIONS + ("most_popular_scores", "bayesian_average_scores",
                                                            "ease_weights", "paired_bootstrap"),
                       "the ranking table and its baselines"))
-    print(lesson_line(code, 11, ("split_by_time",), "the time-ordered split"))
+    print(lesson_line(code, 11, ("split_by_time",), "the time-ordered split")
+          + (", on its fast path (fast/time_split.py)" if models.split_on_fast_path(code) else ""))
 
 
 # ---------------------------------------------------------------- sections

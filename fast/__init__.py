@@ -24,7 +24,9 @@ numbers, for ``make demo``, ``make bench`` and the large datasets:
   ``build_examples``) from one pass over the ratings;
 - :mod:`fast.retrieval_training`: lesson 12's training loop with the user tower's gradient
   scattered into the rows it read, the loss's per-candidate terms added by the product, and
-  PyTorch's fused Adam (the textbook's parameters to rounding).
+  PyTorch's fused Adam (the textbook's parameters to rounding);
+- :mod:`fast.time_split`: lesson 11's ``split_by_time`` ordered by lesson 3's one-key sort
+  instead of a three-column ``sort_values`` (the same split).
 
 Every fast function names the textbook functions it stands in for (``STANDS_FOR``), and a
 test proves, on the synthetic fixture with the same seeds and in float64, that it gives

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Lesson 3's one-key stable sort, and its history size.
-from solutions.lesson03_masking import _stable_order, history_size
+from solutions.lesson03_masking import history_size
 
 
 def split_by_time(ratings: pd.DataFrame, history_fraction: float, min_ratings_per_user: int) -> pd.DataFrame:

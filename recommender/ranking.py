@@ -23,7 +23,7 @@ from fast import ranking as fast_ranking
 from fast import ranking_metrics as fast_metrics
 from fast import retrieval_scoring as fast_scoring
 from recommender import models, paths
-from recommender.code import Code
+from recommender.code import Code, with_functions
 from solutions import autoencoder as ae
 from solutions import evaluation as ev
 from solutions.pipeline import REFERENCE, prepare_stages, to_prepared
@@ -107,23 +107,12 @@ def measured():
 RANKING_FAST_MODULES = (fast_ranking, fast_metrics)
 
 
-def with_lesson10(code: Code, replaced: dict) -> Code | SimpleNamespace:
-    """``code`` with the lesson 10 functions named in ``replaced`` (name -> function) in
-    place of its own; ``code`` itself where nothing is replaced."""
-    if not replaced:
-        return code
-    l10 = SimpleNamespace(**{name: getattr(code.l10, name) for name in dir(code.l10) if not name.startswith("__")})
-    for name, function in replaced.items():
-        setattr(l10, name, function)
-    return SimpleNamespace(**{**{f"l{n}": getattr(code, f"l{n}") for n in code.modules}, "l10": l10})
-
-
 def ranking_code(code: Code) -> SimpleNamespace:
     """``code`` with lesson 10's ``rank_unseen`` (fast/ranking.py: the textbook sorts each
     user's whole row) and ``ranking_metrics`` (fast/ranking_metrics.py: the textbook reads
     the labels dense) on their fast paths, each where it is the reference's."""
-    return with_lesson10(code, {name: getattr(module, name) for module in RANKING_FAST_MODULES
-                                if not code.yours_among(module.STANDS_FOR) for name in module.STANDS_FOR[10]})
+    return with_functions(code, 10, {name: getattr(module, name) for module in RANKING_FAST_MODULES
+                                     if not code.yours_among(module.STANDS_FOR) for name in module.STANDS_FOR[10]})
 
 
 def ranking_path(code: Code) -> paths.TrainingPath:
@@ -133,8 +122,8 @@ def ranking_path(code: Code) -> paths.TrainingPath:
 def baseline_code(code: Code) -> SimpleNamespace:
     """``code`` with lesson 10's ``ease_weights`` on the fast path (fast/ease.py) where it is
     the reference's: the textbook's sparse product spends most of EASE's time at ML-32M size."""
-    return with_lesson10(code, {} if code.yours_among(fast_ease.STANDS_FOR)
-                         else {"ease_weights": fast_ease.ease_weights})
+    return with_functions(code, 10, {} if code.yours_among(fast_ease.STANDS_FOR)
+                          else {"ease_weights": fast_ease.ease_weights})
 
 
 def ease_path(code: Code) -> paths.TrainingPath:
@@ -179,7 +168,7 @@ def rank_split(cfg: CourseConfig, ratings, movies, split_kind: str, code: Code, 
     lessons 1-4, split kept) spare that model its lessons 1-4 where they are this split's;
     they are let go once it is trained (the caller must not keep them: at ML-32M size the
     split is most of a gigabyte)."""
-    s = prepare_stages(ratings, movies, ranking_data_config(cfg), code, split_kind=split_kind)
+    s = prepare_stages(ratings, movies, ranking_data_config(cfg), models.split_code(code), split_kind=split_kind)
     s.clean = s.top_ratings = None   # lessons 1-3's tables: the split is all the ranking reads from here on
     task = ev.ranking_task(s, s.train_users, s.val_users, cfg.ranking)
     trained: dict[str, Measured] = {}

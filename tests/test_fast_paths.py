@@ -13,7 +13,8 @@ cannot hide a wrong formula) and to a relative tolerance of 1e-6:
   (the same rankings, ties included, and the same float64 metrics), from the dense matrices
   and from the sparse rows the streamed evaluation hands them;
 - fast.ease.ease_weights: lesson 10's ``ease_weights``, its Gram matrix bit for bit, its weights to rounding;
-- fast.retrieval_training.train_retrieval: lesson 12's loop, its losses and parameters (float64).
+- fast.retrieval_training.train_retrieval: lesson 12's loop, its losses and parameters (float64);
+- fast.time_split.split_by_time: lesson 11's split, exactly (tests/test_time_split.py).
 
 Each fast module names what it stands in for (``STANDS_FOR``); the names must exist in the
 lessons, so a renamed lesson function cannot leave a fast path standing in for nothing.
@@ -33,14 +34,14 @@ from course import index
 from course.config import CONFIGS
 from course.containers import Examples, Params, PreparedData
 from fast import (ease, mse_evaluation, mse_training, ranking, ranking_metrics, retrieval_contexts,
-                  retrieval_folds, retrieval_scoring, retrieval_training)
+                  retrieval_folds, retrieval_scoring, retrieval_training, time_split)
 from solutions import lesson06_training as l6
 from solutions.pipeline import new_parameters
 
 FIXTURE = CONFIGS["fixture"]
 RTOL = 1e-6
 FAST_MODULES = (mse_training, mse_evaluation, ranking, ranking_metrics, retrieval_contexts, retrieval_scoring,
-                retrieval_folds, retrieval_training, ease)
+                retrieval_folds, retrieval_training, ease, time_split)
 
 
 def as_float64(data: PreparedData) -> PreparedData:

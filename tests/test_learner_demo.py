@@ -276,8 +276,8 @@ def test_a_lesson_12_whose_optimiser_never_moves_changes_the_retrieval_row_and_t
 
 def test_a_lesson_11_that_ignores_the_time_changes_the_time_ordered_table(tmp_path, reference_run):
     folder = solution_copies(tmp_path / "lessons")
-    # The second sort, by (user, time), left out: each user's ratings stay in movie order.
-    write_into(folder, 11, "order = order[_stable_order(user[order], time[order])]", "order = order")
+    write_into(folder, 11, 'rows = rows.sort_values(["userId", "timestamp", "movieId"], kind="stable")',
+               'rows = rows.sort_values(["userId", "movieId"], kind="stable")')
     status, text = run_demo(tmp_path, folder)
     assert status == 0, text[-2000:]
     assert "the time-ordered split (lesson 11): yours" in text
